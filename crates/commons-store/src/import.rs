@@ -1,0 +1,1 @@
+//! The import pipeline: inspect, ingest, describe, commit.
