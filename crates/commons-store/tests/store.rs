@@ -1,7 +1,8 @@
 //! Store API: ingest, dedup, commit, resolve, list, tag, remove.
 
+mod support;
+
 use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 
 use commons_store::manifest::{
@@ -10,23 +11,7 @@ use commons_store::manifest::{
 use commons_store::{
     Descriptor, Digest, ModelEntry, NewModel, Reference, Store, StoreError, TensorRecord,
 };
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn blob_count(root: &Path) -> usize {
-    let mut count = 0;
-    for prefix in fs::read_dir(root.join("blobs/sha256")).unwrap() {
-        count += fs::read_dir(prefix.unwrap().path()).unwrap().count();
-    }
-    count
-}
+use support::{blob_count, files_in};
 
 /// Commits a one-layer model whose weights are `weights`.
 fn commit(store: &Store, reference: &str, weights: &[u8]) -> ModelEntry {
