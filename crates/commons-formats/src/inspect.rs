@@ -147,3 +147,6 @@ fn looks_like_safetensors_prefix(head: &[u8], file_size: u64) -> bool {
 fn is_pickle(head: &[u8]) -> bool {
     matches!(head, [0x80, 2..=5, ..])
 }
+
+#[cfg(test)]
+mod tests;
