@@ -210,7 +210,10 @@ impl FormatError {
                  `model.save_pretrained(dir, safe_serialization=True)` from `transformers`, or the \
                  `convert.py` script of the `safetensors` project, then import the result"
             }
-            Self::Truncated { .. } | Self::TensorOutOfBounds { .. } => {
+            Self::Truncated { .. }
+            | Self::TensorOutOfBounds { .. }
+            | Self::CountTooLarge { .. }
+            | Self::StringTooLong { .. } => {
                 "the file looks incomplete or corrupt; download it again and compare its sha256 \
                  with the one its publisher lists"
             }

@@ -73,3 +73,31 @@ fn assert_no_overlap(ranges: &mut [std::ops::Range<u64>]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{safetensors_bytes, GgufBuilder};
+
+    #[test]
+    fn entry_points_accept_valid_and_garbage_inputs() {
+        let gguf = GgufBuilder::tiny_model(3).build();
+        let safetensors = safetensors_bytes(&[("t", "F32", &[2, 2])], &[]);
+        let seeds: [&[u8]; 6] = [
+            &[],
+            b"GGUF",
+            &[0xff; 64],
+            &gguf,
+            &safetensors,
+            b"\x02\0\0\0\0\0\0\0{}",
+        ];
+        for seed in seeds {
+            fuzz_gguf(seed);
+            fuzz_safetensors(seed);
+            fuzz_model_card(&String::from_utf8_lossy(seed));
+        }
+        // The valid inputs really parse, so the invariant checks ran on them.
+        assert!(GgufHeader::parse(Path::new(FUZZ_PATH), &gguf).is_ok());
+        assert!(SafetensorsHeader::parse(Path::new(FUZZ_PATH), &safetensors).is_ok());
+    }
+}

@@ -216,6 +216,24 @@ mod tests {
     }
 
     #[test]
+    fn alias_bombs_do_not_expand_without_bound() {
+        let mut yaml = String::from("---\na: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..12 {
+            let prev = if level == 1 {
+                "a".to_owned()
+            } else {
+                format!("l{}", level - 1)
+            };
+            yaml.push_str(&format!(
+                "l{level}: &l{level} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        yaml.push_str("tags: *l11\n---\n");
+        // 10^12 elements if expanded: must fail (or be cut short), not hang.
+        assert!(parse_model_card(&yaml).is_err());
+    }
+
+    #[test]
     fn fill_keeps_what_is_already_known() {
         let card = ModelCard {
             license: Some("mit".into()),
