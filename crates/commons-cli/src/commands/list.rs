@@ -1,0 +1,39 @@
+use anyhow::{Context, Result};
+
+use super::Ctx;
+use crate::output;
+use crate::summary::ModelSummary;
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let entries = ctx.store.list().context("cannot read the catalog")?;
+    let models: Vec<ModelSummary> = entries.iter().map(ModelSummary::from_entry).collect();
+    if ctx.json {
+        return output::print_json(&models);
+    }
+    if models.is_empty() {
+        println!("no models yet: `commons import PATH` adds one");
+        return Ok(());
+    }
+    let name_width = models
+        .iter()
+        .map(|m| m.name.len() + m.tag.len() + 1)
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<name_width$}  {:<12}  {:>9}  {:<11}  {:<12}  {:<8}",
+        "NAME", "DIGEST", "SIZE", "FORMAT", "ARCH", "QUANT"
+    );
+    for m in &models {
+        println!(
+            "{:<name_width$}  {:<12}  {:>9}  {:<11}  {:<12}  {:<8}",
+            format!("{}:{}", m.name, m.tag),
+            output::short_digest(&m.digest),
+            output::human_bytes(m.size_bytes),
+            m.format.as_deref().unwrap_or("-"),
+            m.architecture.as_deref().unwrap_or("-"),
+            m.quantization.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! One module per subcommand; each turns parsed arguments into library calls
+//! and prints the outcome as text or `--json`.
+
+mod gc;
+mod import;
+mod list;
+mod rm;
+mod show;
+mod tag;
+mod verify;
+
+use anyhow::{Context, Result};
+use commons_store::Store;
+
+use crate::cli::{Cli, Command};
+
+/// What every command gets: how to print, and the node's store.
+pub struct Ctx {
+    pub json: bool,
+    pub store: Store,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let home = crate::home::resolve(cli.home)?;
+    let store = Store::open(&home)
+        .with_context(|| format!("cannot open the store at {}", home.display()))?;
+    let ctx = Ctx {
+        json: cli.json,
+        store,
+    };
+    match cli.command {
+        Command::Import(args) => import::run(&ctx, args),
+        Command::List => list::run(&ctx),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Rm(args) => rm::run(&ctx, args),
+        Command::Tag(args) => tag::run(&ctx, args),
+        Command::Verify(args) => verify::run(&ctx, args),
+        Command::Gc => gc::run(&ctx),
+    }
+}

@@ -1,0 +1,138 @@
+//! The views of a model that `list` and `show` print: one place decides which
+//! catalog facts make up the `--json` contract (DESIGN.md, "Command line").
+
+use commons_formats::GeneralMetadata;
+use commons_provenance::{Completeness, ProvenanceFacts};
+use commons_store::import::{ImportMetadata, ImportedFile};
+use commons_store::ModelEntry;
+use serde::Serialize;
+
+/// One row of `commons list`.
+#[derive(Debug, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub tag: String,
+    pub digest: String,
+    pub size_bytes: u64,
+    pub format: Option<String>,
+    pub architecture: Option<String>,
+    pub parameters: Option<u64>,
+    pub quantization: Option<String>,
+    pub created_at: String,
+}
+
+impl ModelSummary {
+    pub fn from_entry(entry: &ModelEntry) -> Self {
+        let meta = ImportMetadata::from_entry(entry);
+        let info = meta.as_ref().map(|m| &m.info);
+        Self {
+            name: entry.name.clone(),
+            tag: entry.tag.clone(),
+            digest: entry.digest.to_string(),
+            size_bytes: entry.size_bytes,
+            format: info.map(|i| i.format.as_str().to_owned()),
+            architecture: info.and_then(|i| i.architecture.clone()),
+            parameters: info.map(|i| i.parameter_count),
+            quantization: info.map(|i| i.quantization.primary.clone()),
+            created_at: entry.created_at.clone(),
+        }
+    }
+}
+
+/// `commons show`: everything the store knows about one model.
+#[derive(Debug, Serialize)]
+pub struct ModelDetails {
+    pub name: String,
+    pub tag: String,
+    pub digest: String,
+    pub format: Option<String>,
+    pub architecture: Option<String>,
+    pub parameters: Option<u64>,
+    pub quantization: Option<String>,
+    /// Tensors per dtype, e.g. `{"F32": 61, "Q4_1": 210}`.
+    pub quantization_mix: serde_json::Value,
+    pub context_length: Option<u64>,
+    pub tensor_count: Option<u64>,
+    pub size_bytes: u64,
+    pub license: Option<String>,
+    pub chat_template: bool,
+    pub tokenizer: Option<String>,
+    pub provenance: ProvenanceSummary,
+    pub general: Option<GeneralMetadata>,
+    pub files: Vec<FileSummary>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensors: Option<Vec<commons_store::TensorRecord>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProvenanceSummary {
+    /// Share of the provenance checklist that is answered, 0.0 to 1.0.
+    pub completeness: f64,
+    pub present: Vec<&'static str>,
+    pub missing: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub role: commons_formats::FileRole,
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+impl From<&ImportedFile> for FileSummary {
+    fn from(f: &ImportedFile) -> Self {
+        Self {
+            path: f.relative.clone(),
+            role: f.role,
+            media_type: f.media_type.clone(),
+            digest: f.digest.to_string(),
+            size: f.size,
+        }
+    }
+}
+
+impl ModelDetails {
+    pub fn from_entry(entry: &ModelEntry) -> Self {
+        let meta = ImportMetadata::from_entry(entry);
+        let info = meta.as_ref().map(|m| &m.info);
+        let default_general = GeneralMetadata::default();
+        let completeness = Completeness::assess(ProvenanceFacts {
+            general: info.map_or(&default_general, |i| &i.general),
+            license: meta.as_ref().and_then(|m| m.license.as_deref()),
+            record: meta.as_ref().and_then(|m| m.provenance.as_ref()),
+        });
+        Self {
+            name: entry.name.clone(),
+            tag: entry.tag.clone(),
+            digest: entry.digest.to_string(),
+            format: info.map(|i| i.format.as_str().to_owned()),
+            architecture: info.and_then(|i| i.architecture.clone()),
+            parameters: info.map(|i| i.parameter_count),
+            quantization: info.map(|i| i.quantization.primary.clone()),
+            quantization_mix: info
+                .and_then(|i| serde_json::to_value(&i.quantization.mix).ok())
+                .unwrap_or(serde_json::Value::Null),
+            context_length: info.and_then(|i| i.context_length),
+            tensor_count: info.map(|i| i.tensor_count),
+            size_bytes: entry.size_bytes,
+            license: meta.as_ref().and_then(|m| m.license.clone()),
+            chat_template: info.is_some_and(|i| i.chat_template.is_some()),
+            tokenizer: info.and_then(|i| i.tokenizer.clone()),
+            provenance: ProvenanceSummary {
+                completeness: completeness.score,
+                present: completeness.present,
+                missing: completeness.missing,
+            },
+            general: info.map(|i| i.general.clone()),
+            files: meta
+                .as_ref()
+                .map(|m| m.files.iter().map(FileSummary::from).collect())
+                .unwrap_or_default(),
+            created_at: entry.created_at.clone(),
+            tensors: None,
+        }
+    }
+}
