@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::gguf::{self, GgufFile};
-use crate::hf::read_folder_facts;
+use crate::hf::{read_folder_facts, read_model_card};
 use crate::model::{FileRole, Inspection, ModelFile};
 use crate::safetensors::{self, SafetensorsFile, INDEX_SUFFIX};
 use crate::shard_name::ShardName;
@@ -50,9 +50,11 @@ pub(crate) fn inspect_folder(folder: &Path) -> Result<Inspection, FormatError> {
     let info = match &weights {
         Weights::Gguf(shards) => {
             let mut info = gguf::model_info(shards);
-            // A README beside a GGUF can still supply what the file leaves out.
-            let facts = read_folder_facts(&root, &mut warnings)?;
-            fill_general(&mut info.general, facts.general);
+            // A GGUF carries its own config, tokenizer and template; a model
+            // card beside it can still supply what the file leaves out.
+            if let Some(card) = read_model_card(&root, &mut warnings)? {
+                card.fill(&mut info.general);
+            }
             info
         }
         Weights::Safetensors(files) => {
@@ -90,34 +92,6 @@ pub(crate) fn inspect_folder(folder: &Path) -> Result<Inspection, FormatError> {
         files,
         warnings,
     })
-}
-
-fn fill_general(target: &mut crate::GeneralMetadata, card: crate::GeneralMetadata) {
-    let crate::GeneralMetadata {
-        license,
-        license_name,
-        license_link,
-        base_models,
-        datasets,
-        languages,
-        tags,
-        ..
-    } = card;
-    target.license = target.license.take().or(license);
-    target.license_name = target.license_name.take().or(license_name);
-    target.license_link = target.license_link.take().or(license_link);
-    for (field, value) in [
-        (&mut target.datasets, datasets),
-        (&mut target.languages, languages),
-        (&mut target.tags, tags),
-    ] {
-        if field.is_empty() {
-            *field = value;
-        }
-    }
-    if target.base_models.is_empty() {
-        target.base_models = base_models;
-    }
 }
 
 /// Picks the model's weights among the folder's top-level files: a sharded

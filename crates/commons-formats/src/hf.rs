@@ -8,8 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::mapped::{read_capped, read_json, MappedFile};
-use crate::model::GeneralMetadata;
-use crate::model_card::parse_model_card;
+use crate::model_card::{parse_model_card, ModelCard};
 use crate::FormatError;
 
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
@@ -36,7 +35,7 @@ pub(crate) struct FolderFacts {
     pub context_length: Option<u64>,
     pub tokenizer: Option<String>,
     pub chat_template: Option<String>,
-    pub general: GeneralMetadata,
+    pub card: Option<ModelCard>,
 }
 
 /// Reads the side files present in `folder` (missing ones are simply absent
@@ -58,7 +57,7 @@ pub(crate) fn read_folder_facts(
         facts.tokenizer = tokenizer_kind(&tokenizer_path)?;
     }
     facts.chat_template = chat_template(folder)?;
-    facts.general = card_metadata(folder, warnings)?;
+    facts.card = read_model_card(folder, warnings)?;
     Ok(facts)
 }
 
@@ -149,22 +148,25 @@ fn template_from_json(value: &Value) -> Option<String> {
     }
 }
 
-fn card_metadata(
+/// The model card in `README.md`, if there is one with front matter. Front
+/// matter that does not parse becomes a warning: it is written by hand, and
+/// a typo in it should not stop an import.
+pub(crate) fn read_model_card(
     folder: &Path,
     warnings: &mut Vec<String>,
-) -> Result<GeneralMetadata, FormatError> {
-    let mut general = GeneralMetadata::default();
+) -> Result<Option<ModelCard>, FormatError> {
     let readme = folder.join("README.md");
     if !readme.is_file() {
-        return Ok(general);
+        return Ok(None);
     }
     let bytes = read_capped(&readme, MAX_README_BYTES)?;
     match parse_model_card(&String::from_utf8_lossy(&bytes)) {
-        Ok(Some(card)) => card.fill(&mut general),
-        Ok(None) => {}
-        Err(e) => warnings.push(format!("`{}`: {e}", readme.display())),
+        Ok(card) => Ok(card),
+        Err(e) => {
+            warnings.push(format!("`{}`: {e}", readme.display()));
+            Ok(None)
+        }
     }
-    Ok(general)
 }
 
 #[cfg(test)]

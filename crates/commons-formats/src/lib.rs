@@ -20,6 +20,18 @@
 //!
 //! The library never prints; callers decide what to show, using
 //! [`FormatError::hint`] for the advice line.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), commons_formats::FormatError> {
+//! use std::path::Path;
+//!
+//! let inspection = commons_formats::inspect(Path::new("models/SmolLM2-135M-Instruct.Q4_1.gguf"))?;
+//! assert_eq!(inspection.info.architecture.as_deref(), Some("llama"));
+//! let digests = commons_formats::tensor_digests(&inspection.files)?;
+//! assert_eq!(digests.len() as u64, inspection.info.tensor_count);
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(unsafe_code)]
 

@@ -24,8 +24,6 @@ pub const DEFAULT_ALIGNMENT: u64 = 32;
 /// `GGML_MAX_DIMS`.
 pub const MAX_DIMS: u32 = 4;
 const SUPPORTED_VERSIONS: [u32; 2] = [2, 3];
-/// magic + version + tensor count + kv count.
-const FIXED_HEADER_BYTES: u64 = 4 + 4 + 8 + 8;
 /// An empty key, a value type and the smallest value (one byte).
 const MIN_KV_BYTES: u64 = 8 + 4 + 1;
 /// An empty name, zero dims, a type and an offset.
@@ -211,7 +209,6 @@ impl HeaderParser<'_, '_> {
                 after_metadata,
             ));
         }
-        debug_assert_eq!(self.reader.position(), FIXED_HEADER_BYTES);
         Ok(())
     }
 
@@ -252,14 +249,16 @@ impl HeaderParser<'_, '_> {
         let Some(value) = metadata.get(KEY) else {
             return Ok(DEFAULT_ALIGNMENT);
         };
-        match value.as_u64() {
-            Some(alignment) if alignment.is_power_of_two() => Ok(alignment),
-            _ => Err(FormatError::InvalidMetadata {
-                path: self.path(),
-                key: KEY.into(),
-                problem: format!("{value:?} is not a positive power of two"),
-            }),
-        }
+        let problem = match value.as_u64() {
+            Some(alignment) if alignment.is_power_of_two() => return Ok(alignment),
+            Some(alignment) => format!("{alignment} is not a power of two"),
+            None => format!("it is a {}, not an unsigned integer", value.type_name()),
+        };
+        Err(FormatError::InvalidMetadata {
+            path: self.path(),
+            key: KEY.into(),
+            problem,
+        })
     }
 
     fn tensor_info(&mut self, index: u64) -> Result<TensorInfo, FormatError> {

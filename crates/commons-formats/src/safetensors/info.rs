@@ -3,12 +3,16 @@
 
 use super::SafetensorsFile;
 use crate::hf::FolderFacts;
-use crate::model::{ModelFormat, ModelInfo, Quantization};
+use crate::model::{GeneralMetadata, ModelFormat, ModelInfo, Quantization};
 
 /// Facts about a safetensors model made of `files`; what the weights cannot
 /// say (architecture, context, tokenizer, ...) comes from `facts`.
 pub(crate) fn model_info(files: &[SafetensorsFile], facts: FolderFacts) -> ModelInfo {
     let tensors = || files.iter().flat_map(SafetensorsFile::tensors);
+    let mut general = GeneralMetadata::default();
+    if let Some(card) = &facts.card {
+        card.fill(&mut general);
+    }
     ModelInfo {
         format: ModelFormat::Safetensors,
         architecture: facts.architecture,
@@ -20,6 +24,6 @@ pub(crate) fn model_info(files: &[SafetensorsFile], facts: FolderFacts) -> Model
         tensor_count: tensors().count() as u64,
         tokenizer: facts.tokenizer,
         chat_template: facts.chat_template,
-        general: facts.general,
+        general,
     }
 }
