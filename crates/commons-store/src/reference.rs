@@ -324,4 +324,24 @@ mod tests {
         assert_eq!(sanitize_tag("Q4_K_M").as_deref(), Some("Q4_K_M"));
         assert_eq!(sanitize_tag("..v1 beta").as_deref(), Some("v1-beta"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_round_trips(input in "\\PC{0,80}") {
+            if let Ok(r) = Reference::parse(&input) {
+                let again = Reference::parse(&r.to_string()).unwrap();
+                proptest::prop_assert_eq!(again, r);
+            }
+        }
+
+        #[test]
+        fn sanitized_names_and_tags_are_always_valid(input in "\\PC{0,300}") {
+            if let Some(name) = sanitize_name(&input) {
+                proptest::prop_assert!(validate_name(&name).is_ok(), "{}", name);
+            }
+            if let Some(tag) = sanitize_tag(&input) {
+                proptest::prop_assert!(validate_tag(&tag).is_ok(), "{}", tag);
+            }
+        }
+    }
 }

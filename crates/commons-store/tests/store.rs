@@ -411,3 +411,33 @@ fn metadata_is_replaced_on_recommit_but_created_at_is_kept() {
     assert_eq!(again.created_at, first.created_at);
     assert_eq!(again.metadata["note"], "second");
 }
+
+#[test]
+fn store_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn ingests_succeed_while_gc_runs_concurrently() {
+    // gc may see a staging file between its creation and its lock; the ingest
+    // must notice and start over rather than fail or lose its bytes.
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open(home.path()).unwrap();
+    let collector = Store::open(home.path()).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                collector.gc().unwrap();
+            }
+        });
+        for i in 0..80u32 {
+            let bytes = format!("blob number {i}").repeat(100);
+            let blob = store.ingest_bytes(bytes.as_bytes()).unwrap();
+            assert_eq!(blob.size, bytes.len() as u64);
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(files_in(&home.path().join("tmp")).is_empty());
+}
