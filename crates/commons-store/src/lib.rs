@@ -45,7 +45,7 @@ pub use error::StoreError;
 pub use gc::GcReport;
 pub use manifest::{Descriptor, Manifest};
 pub use reference::{Reference, DEFAULT_TAG};
-pub use store::Store;
+pub use store::{Store, MIN_DIGEST_PREFIX, READ_BLOB_LIMIT};
 pub use time::now_rfc3339;
 pub use verify::{BlobProblem, BlobProblemKind, VerifyReport};
 
