@@ -9,20 +9,36 @@
 //!   cancels the request.
 //!
 //! # Scheduling: slots, continuous batching, prefix reuse
-//! Each loaded model has one scheduler thread that owns one llama.cpp context with
-//! `n_seq_max = slots` and a unified KV cache. A *slot* is a sequence id in that cache plus the
-//! exact list of tokens whose keys/values it holds. Every step the scheduler builds a single
-//! batch: one token for each slot that is generating, then chunks of prompts still being read
-//! (the oldest first, capped per step while others generate, so a long prompt never stalls
-//! the token streams). All of it is evaluated by one `decode` call — continuous batching:
-//! requests join and leave between steps without waiting for each other.
+//! Each loaded model has one scheduler thread that owns one llama.cpp context with a single
+//! KV cache shared by `slots` sequences (plus one padding sequence, below). A *slot* is a
+//! sequence id in that cache plus the exact list of tokens whose keys/values it holds.
+//! Every step the scheduler builds a single batch: one token for each slot that is
+//! generating, then chunks of prompts still being read (the oldest first, capped per step
+//! while others generate, so a long prompt never stalls the token streams). All of it is
+//! evaluated by one `decode` call — continuous batching: requests join and leave between
+//! steps without waiting for each other.
 //!
 //! When a request arrives it goes to the free slot whose cached tokens share the longest
 //! prefix with its prompt; only the rest of the prompt is evaluated. If another slot (even a
-//! busy one) holds a longer prefix, that prefix is shared into the chosen slot with a KV
-//! sequence copy, which in a unified cache costs no memory. `Done::prompt_tokens_cached` and
-//! [`SchedulerStats`] report how much was reused. A bounded queue in front of the slots
-//! rejects work with [`EngineError::Busy`] (HTTP 503 + `Retry-After`) when it is full.
+//! busy one) holds a longer prefix, its cells are shared into the chosen slot with a KV
+//! sequence copy (in one cache that is bookkeeping, not a copy of data).
+//! `Done::prompt_tokens_cached` and [`SchedulerStats`] report how much was reused. A bounded
+//! queue in front of the slots rejects work with [`EngineError::Busy`] (HTTP 503 +
+//! `Retry-After`) when it is full; dropping a [`GenerationStream`] frees its slot at the next
+//! step.
+//!
+//! # Reproducibility
+//! A request's output should not depend on what it is batched with. llama.cpp's CPU kernels
+//! round differently depending on the batch shape, so the llama backend fixes the shape:
+//! flash attention on (its per-query kernel ignores other sequences' cells), micro-batches of
+//! at most 63 tokens (below the 64-query tile where another attention kernel takes over), and
+//! never a micro-batch of one token or with one row of logits (a throwaway padding token or
+//! an extra logits row is added; one-row products use other kernels). With these, prompt
+//! logprobs are bit-identical alone or batched, and greedy and seeded outputs match their
+//! solo runs (tests/scheduler.rs). Each request owns its sampler and RNG. Remaining limit:
+//! attention sums over a sequence's cells in cache order, so once heavy churn fragments the
+//! shared cache a new token can land before older ones and results may differ in the last
+//! bits (and then, rarely, in tokens).
 //!
 //! # Around it
 //! [`sampling`] (parameters; llama.cpp's sampler chain does the drawing, one per request so a

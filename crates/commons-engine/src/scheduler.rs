@@ -160,7 +160,7 @@ pub(crate) trait DecodeContext {
     fn decode(&mut self, batch: &[BatchToken]) -> Result<(), DecodeFailure>;
     /// Logits of batch entry `index` of the last decode (only entries with `logits: true`).
     fn logits(&self, index: usize) -> Option<&[f32]>;
-    /// Make `to_seq` share the first `len` positions of `from_seq` (no copy in a unified cache).
+    /// Make `to_seq` hold the first `len` positions of `from_seq` (its old contents are dropped).
     fn copy_prefix(&mut self, from_seq: u32, to_seq: u32, len: u32);
     /// Drop positions `keep..` of `seq`; false if the backend cannot drop partially.
     fn truncate(&mut self, seq: u32, keep: u32) -> bool;

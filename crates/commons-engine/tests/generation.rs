@@ -8,7 +8,18 @@ use commons_engine::{
 use serde_json::json;
 
 fn run(request: GenerateRequest) -> commons_engine::Completion {
-    let model = common::shared();
+    run_on(&common::shared(), request)
+}
+
+/// For tests that compare two runs: the one-slot instance (see `common::quiet`).
+fn run_quiet(request: GenerateRequest) -> commons_engine::Completion {
+    run_on(&common::quiet(), request)
+}
+
+fn run_on(
+    model: &std::sync::Arc<dyn commons_engine::Model>,
+    request: GenerateRequest,
+) -> commons_engine::Completion {
     let stream = model.generate(request).expect("request accepted");
     stream.collect_blocking().expect("generation succeeded")
 }
@@ -19,8 +30,8 @@ fn greedy(prompt: &str, max_tokens: u32) -> GenerateRequest {
 
 #[test]
 fn greedy_generation_is_deterministic_and_non_empty() {
-    let first = run(greedy("What is the capital of France?", 12));
-    let second = run(greedy("What is the capital of France?", 12));
+    let first = run_quiet(greedy("What is the capital of France?", 12));
+    let second = run_quiet(greedy("What is the capital of France?", 12));
     assert!(!first.text.trim().is_empty(), "empty output");
     assert_eq!(first.text, second.text);
     assert_eq!(
@@ -45,7 +56,7 @@ fn same_seed_reproduces_sampled_output() {
             ignore_eos: true,
             ..SamplingParams::default()
         };
-        run(request).text
+        run_quiet(request).text
     };
     let a = sampled(42);
     assert_eq!(a, sampled(42));
@@ -60,7 +71,7 @@ fn same_seed_reproduces_sampled_output() {
 fn stop_string_cuts_the_output_without_leaking_it() {
     let mut base = greedy("Count from one to ten in words, separated by commas.", 32);
     base.sampling.ignore_eos = true;
-    let full = run(base.clone()).text;
+    let full = run_quiet(base.clone()).text;
     // Pick a stop string from the middle of the greedy output.
     let chars: Vec<char> = full.chars().collect();
     assert!(chars.len() > 8, "output too short to test stops: {full:?}");
@@ -71,7 +82,12 @@ fn stop_string_cuts_the_output_without_leaking_it() {
     let mut request = base;
     request.stop = vec![stop.clone()];
     let cut = run(request);
-    assert_eq!(cut.done.finish_reason, FinishReason::Stop);
+    assert_eq!(
+        cut.done.finish_reason,
+        FinishReason::Stop,
+        "full {full:?} stop {stop:?} cut {:?}",
+        cut.text
+    );
     assert_eq!(cut.text, expected, "stop {stop:?}");
     assert!(!cut.text.contains(&stop));
 }

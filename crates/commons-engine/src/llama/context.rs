@@ -11,17 +11,30 @@ pub(crate) struct LlamaDecodeContext<'model> {
     ctx: LlamaContext<'model>,
     batch: LlamaBatch<'static>,
     capacity: usize,
+    /// Sequence id (one past the slots) used only for padding single-token batches.
+    pad_seq: i32,
+    /// Micro-batch size llama.cpp splits batches into.
+    ubatch: usize,
     /// Which entries of the last successful decode have logits (llama.cpp aborts on others).
     has_logits: Vec<bool>,
 }
 
 impl<'model> LlamaDecodeContext<'model> {
-    pub(crate) fn new(ctx: LlamaContext<'model>, batch_size: usize, max_sequences: usize) -> Self {
-        let n_seq = i32::try_from(max_sequences).unwrap_or(i32::MAX);
+    /// `slots` sequences for requests; the context must allow `slots + 1` (see `pad_seq`).
+    pub(crate) fn new(
+        ctx: LlamaContext<'model>,
+        batch_size: usize,
+        ubatch: usize,
+        slots: usize,
+    ) -> Self {
+        let pad_seq = i32::try_from(slots).unwrap_or(i32::MAX - 1);
         Self {
             ctx,
-            batch: LlamaBatch::new(batch_size, n_seq),
+            // Room for the padding token as well.
+            batch: LlamaBatch::new(batch_size + 1, pad_seq + 1),
             capacity: batch_size,
+            pad_seq,
+            ubatch: ubatch.max(2),
             has_logits: Vec::new(),
         }
     }
@@ -37,16 +50,46 @@ impl DecodeContext for LlamaDecodeContext<'_> {
                 self.capacity
             )));
         }
+        // ggml computes a single-row matrix product with other kernels (vec_dot instead of
+        // GEMM, split-KV attention) whose rounding differs enough to change sampled tokens.
+        // A sequence's logits must not depend on what it is batched with, so no micro-batch
+        // may hold one token, nor ask for exactly one row of logits (the output projection
+        // runs on the requested rows only). A throwaway token pads a lone last token, and a
+        // micro-batch with one requested row computes a second, unused one.
+        let padded = batch.len() % self.ubatch == 1;
+        let mut outputs: Vec<bool> = batch.iter().map(|e| e.logits).collect();
+        if padded {
+            outputs.push(false);
+        }
+        for chunk in outputs.chunks_mut(self.ubatch) {
+            if chunk.iter().filter(|&&o| o).count() == 1 {
+                if let Some(extra) = chunk.iter_mut().find(|o| !**o) {
+                    *extra = true;
+                }
+            }
+        }
         self.batch.clear();
-        for entry in batch {
+        for (entry, &output) in batch.iter().zip(&outputs) {
             let token = LlamaToken(i32::try_from(entry.token).unwrap_or(0));
             let pos = i32::try_from(entry.pos).unwrap_or(i32::MAX);
             let seq = i32::try_from(entry.seq).unwrap_or(0);
             self.batch
-                .add(token, pos, &[seq], entry.logits)
+                .add(token, pos, &[seq], output)
                 .map_err(|e| DecodeFailure::Other(e.to_string()))?;
         }
-        match self.ctx.decode(&mut self.batch) {
+        if padded {
+            let output = outputs.last().copied().unwrap_or(false);
+            self.batch
+                .add(LlamaToken(0), 0, &[self.pad_seq], output)
+                .map_err(|e| DecodeFailure::Other(e.to_string()))?;
+        }
+        let result = self.ctx.decode(&mut self.batch);
+        if padded {
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(self.pad_seq as u32), None, None);
+        }
+        match result {
             Ok(()) => {
                 self.has_logits.extend(batch.iter().map(|e| e.logits));
                 Ok(())
@@ -64,12 +107,12 @@ impl DecodeContext for LlamaDecodeContext<'_> {
     }
 
     fn copy_prefix(&mut self, from_seq: u32, to_seq: u32, len: u32) {
-        if let Err(error) = self.ctx.copy_kv_cache_seq(
-            i32::try_from(from_seq).unwrap_or(0),
-            i32::try_from(to_seq).unwrap_or(0),
-            Some(0),
-            Some(len),
-        ) {
+        // One unified cache: the cells just gain another owner, nothing is copied.
+        // (With per-sequence streams llama.cpp aborts on a partial copy.)
+        let from = i32::try_from(from_seq).unwrap_or(0);
+        let to = i32::try_from(to_seq).unwrap_or(0);
+        let copied = self.ctx.copy_kv_cache_seq(from, to, Some(0), Some(len));
+        if let Err(error) = copied {
             tracing::warn!(%error, "KV prefix copy failed");
         }
     }

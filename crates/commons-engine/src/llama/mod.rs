@@ -30,6 +30,13 @@ use self::context::LlamaDecodeContext;
 use self::embed::EmbedWorker;
 use self::sampler::ChainSampler;
 
+/// `LLAMA_FLASH_ATTN_TYPE_ENABLED` (llama-cpp-2 does not re-export the enum).
+const FLASH_ATTENTION_ENABLED: i32 = 1;
+
+/// Largest micro-batch: one below ggml's flash-attention query tile (`GGML_FA_TILE_Q` = 64),
+/// so every micro-batch uses the same attention kernel (see the context parameters below).
+const MAX_UBATCH: u32 = 63;
+
 /// llama.cpp may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
@@ -253,16 +260,26 @@ fn spawn_scheduler(
             let config = thread_config;
             let threads = i32::try_from(config.effective_threads()).unwrap_or(1);
             let slots = u32::try_from(config.slots).unwrap_or(1);
+            let ubatch = config.batch_size.min(MAX_UBATCH);
             let params = LlamaContextParams::default()
+                // Room for every slot, plus the padding token (see `context`).
                 .with_n_ctx(std::num::NonZeroU32::new(
-                    config.context_per_slot.saturating_mul(slots),
+                    config
+                        .context_per_slot
+                        .saturating_mul(slots)
+                        .saturating_add(1),
                 ))
                 .with_n_batch(config.batch_size)
-                .with_n_ubatch(config.batch_size)
-                .with_n_seq_max(slots)
-                // One cache shared by all slots: prefixes can be shared between sequences
-                // without copying, and an idle slot's cache is reclaimable.
+                .with_n_ubatch(ubatch)
+                .with_n_seq_max(slots + 1) // + the padding sequence
+                // A request's output must not depend on what it is batched with. Measured on
+                // this llama.cpp: without flash attention a unified cache shifts a sequence's
+                // logprobs (up to 0.2) when other sequences' cells are present; separate KV
+                // streams split micro-batches by sequence and produce single-token ones. With
+                // one unified cache + flash attention + micro-batches below the attention tile
+                // + no single-token micro-batch, logprobs are bit-identical alone or batched.
                 .with_kv_unified(true)
+                .with_flash_attention_policy(FLASH_ATTENTION_ENABLED)
                 .with_n_threads(threads)
                 .with_n_threads_batch(threads);
             let ctx = match create_context(&model, params) {
@@ -272,7 +289,12 @@ fn spawn_scheduler(
                     return;
                 }
             };
-            let mut decode = LlamaDecodeContext::new(ctx, config.batch_size as usize, config.slots);
+            let mut decode = LlamaDecodeContext::new(
+                ctx,
+                config.batch_size as usize,
+                ubatch as usize,
+                config.slots,
+            );
             let _ = ready_tx.send(Ok(()));
             scheduler::run(
                 &mut decode,

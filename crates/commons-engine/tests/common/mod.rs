@@ -65,6 +65,22 @@ pub fn shared() -> Arc<dyn Model> {
         .clone()
 }
 
+/// A one-slot instance for tests that compare outputs across runs. Outputs are batch-invariant
+/// only while the shared KV cache is not fragmented by many other requests coming and going
+/// (see the crate docs); with one slot nothing else is ever in the cache.
+pub fn quiet() -> Arc<dyn Model> {
+    static MODEL: OnceLock<Arc<dyn Model>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            load(SchedulerConfig {
+                slots: 1,
+                context_per_slot: 512,
+                ..SchedulerConfig::default()
+            })
+        })
+        .clone()
+}
+
 /// A chat prompt in SmolLM2's format.
 pub fn chat_prompt(user: &str) -> String {
     format!("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
