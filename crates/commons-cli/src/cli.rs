@@ -42,6 +42,10 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Remove blobs no model references and stale temporary files.
     Gc,
+    /// Answer one prompt with a model, or chat with it when no prompt is given.
+    Run(RunArgs),
+    /// Serve the Ollama (/api) and OpenAI (/v1) APIs on one port.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,4 +91,52 @@ pub struct TagArgs {
 pub struct VerifyArgs {
     /// Verify only this model's blobs (default: every blob in the store).
     pub model: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// NAME[:TAG] or a manifest digest.
+    pub model: String,
+    /// The prompt; without it, an interactive chat reads lines from stdin until EOF or `/bye`.
+    pub prompt: Option<String>,
+    /// Most tokens to generate per answer (default: until the model stops or the context is full).
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature; 0 is greedy (deterministic).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
+    /// Seed for sampling, for reproducible answers.
+    #[arg(long)]
+    pub seed: Option<u32>,
+    /// A system message to start the chat with.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Send the prompt as is, without the model's chat template.
+    #[arg(long)]
+    pub raw: bool,
+    /// Context size in tokens (clamped to the model's training context).
+    #[arg(long, default_value_t = 4096, value_name = "TOKENS")]
+    pub ctx_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on: every protocol shares this one port.
+    #[arg(long, env = "COMMONS_ADDR", default_value = "127.0.0.1:11434")]
+    pub addr: String,
+    /// Requests decoded together per loaded model.
+    #[arg(long, default_value_t = 4, value_name = "SLOTS")]
+    pub parallel: usize,
+    /// Requests that may wait for a free slot before new ones get 503 + Retry-After.
+    #[arg(long, default_value_t = 64, value_name = "REQUESTS")]
+    pub queue: usize,
+    /// Context of one request in tokens (clamped to the model's training context).
+    #[arg(long, default_value_t = 4096, value_name = "TOKENS")]
+    pub ctx_size: u32,
+    /// How long an idle model stays loaded: "5m", "1h", "0" (unload at once), "-1" (forever).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub keep_alive: String,
+    /// CPU threads for decoding (0 = every core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: u32,
 }

@@ -5,6 +5,8 @@ mod gc;
 mod import;
 mod list;
 mod rm;
+mod run;
+mod serve;
 mod show;
 mod tag;
 mod verify;
@@ -36,5 +38,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tag(args) => tag::run(&ctx, args),
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Gc => gc::run(&ctx),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Serve(args) => serve::run(ctx, args),
     }
 }

@@ -1,0 +1,69 @@
+//! `commons serve`: the Ollama and OpenAI APIs on one port.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use commons_engine::{LoadOptions, ManagerConfig, SchedulerConfig};
+use commons_server::{AppState, Limits};
+
+use super::Ctx;
+use crate::cli::ServeArgs;
+
+pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
+    let keep_alive = commons_server::ollama::types::parse_keep_alive(Some(
+        &serde_json::Value::String(args.keep_alive.clone()),
+    ))
+    .map_err(|e| {
+        anyhow::anyhow!(crate::failure::hinted(
+            &format!("invalid --keep-alive {:?}: {e}", args.keep_alive),
+            "use a duration such as 5m, 1h30m or 30s; 0 unloads at once, -1 keeps models loaded"
+        ))
+    })?;
+    let scheduler = SchedulerConfig {
+        slots: args.parallel,
+        context_per_slot: args.ctx_size,
+        queue_depth: args.queue,
+        threads: args.threads,
+        ..SchedulerConfig::default()
+    };
+    let manager = ManagerConfig {
+        default_keep_alive: keep_alive.unwrap_or(std::time::Duration::from_secs(300)),
+        memory_budget_bytes: None,
+        load_options: LoadOptions {
+            scheduler,
+            embedding_context: 0,
+        },
+    };
+    let limits = Limits {
+        context_per_slot: args.ctx_size,
+        ..Limits::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("commons-http")
+        .build()
+        .context("cannot start the async runtime")?;
+    let store = Arc::new(ctx.store);
+    runtime.block_on(async move {
+        let listener = commons_server::bind(&args.addr).await.map_err(|e| {
+            anyhow::anyhow!(crate::failure::hinted(
+                &e.to_string(),
+                "is another server (ollama?) using the port? pick another with --addr HOST:PORT or COMMONS_ADDR"
+            ))
+        })?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        let state = AppState::new(store, manager, limits);
+        println!("commons is serving on http://{addr}");
+        println!("  Ollama API   http://{addr}/api");
+        println!("  OpenAI API   http://{addr}/v1");
+        println!("Press Ctrl-C to stop. Set RUST_LOG=info to log every request.");
+        tracing::info!(%addr, "listening");
+        commons_server::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the server stopped with an error")
+    })
+}

@@ -1,0 +1,188 @@
+//! What every handler shares: the store, the model manager, and the server's limits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use commons_engine::{ManagerConfig, ModelLease, ModelManager};
+use commons_formats::ModelFormat;
+use commons_store::import::ImportMetadata;
+use commons_store::{ModelEntry, Store};
+
+use crate::error::ApiError;
+
+/// Shared state behind every route (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    models: ModelManager,
+    limits: Limits,
+    /// Manifest digest → the name it was last requested by, for `/api/ps`.
+    display_names: Mutex<HashMap<String, String>>,
+}
+
+/// Bounds the server enforces on requests.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Context of one request slot, in tokens (the engine's `context_per_slot`, before the
+    /// engine clamps it to the model's training context).
+    pub context_per_slot: u32,
+    /// Longest embedding input in tokens (0 = the engine's default).
+    pub embedding_context: u32,
+    /// Largest JSON request body.
+    pub max_json_bytes: usize,
+    /// Largest blob upload.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            context_per_slot: 4096,
+            embedding_context: 0,
+            max_json_bytes: 32 * 1024 * 1024,
+            max_upload_bytes: 256 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// A model name resolved against the store, ready to load.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    /// What the client asked for, as it should be echoed back (`name:tag`).
+    pub display_name: String,
+    pub entry: ModelEntry,
+    pub metadata: Option<ImportMetadata>,
+    /// The GGUF file llama.cpp loads.
+    pub weights: PathBuf,
+}
+
+impl ResolvedModel {
+    /// The key models are loaded under: the manifest digest (two tags, one load).
+    pub fn key(&self) -> &str {
+        self.entry.digest.as_str()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>, manager: ManagerConfig, limits: Limits) -> Self {
+        let models = ModelManager::new(Arc::new(commons_engine::LlamaEngine::new()), manager);
+        models.start_reaper(Duration::from_secs(5));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                models,
+                limits,
+                display_names: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    pub fn models(&self) -> &ModelManager {
+        &self.inner.models
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The name a client last used for a loaded model (its digest if none).
+    pub fn display_name(&self, key: &str) -> String {
+        self.inner
+            .display_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    /// Look `name` up in the store (`name`, `name:tag`, or a digest).
+    pub fn resolve(&self, name: &str) -> Result<ResolvedModel, ApiError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::invalid("model", "model is required"));
+        }
+        let entry = self
+            .inner
+            .store
+            .resolve(name)
+            .map_err(|error| ApiError::from_store(name, error))?;
+        let metadata = ImportMetadata::from_entry(&entry);
+        let weights = gguf_weights(&entry, metadata.as_ref())
+            .map(|digest| self.inner.store.blob_path(digest))
+            .map_err(|reason| {
+                ApiError::invalid("model", format!("model \"{name}\" cannot be run: {reason}"))
+            })?;
+        // Echo back what the client sent, completed with the tag as Ollama does.
+        let display_name = if name.contains(':') || name.starts_with("sha256") {
+            name.to_string()
+        } else if name == entry.name {
+            entry.reference()
+        } else {
+            name.to_string()
+        };
+        Ok(ResolvedModel {
+            display_name,
+            entry,
+            metadata,
+            weights,
+        })
+    }
+
+    /// Load (or reuse) the model. Blocks while loading, so it runs on a blocking thread.
+    pub async fn acquire(
+        &self,
+        model: &ResolvedModel,
+        keep_alive: Option<Duration>,
+    ) -> Result<ModelLease, ApiError> {
+        self.inner
+            .display_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(model.key().to_string(), model.display_name.clone());
+        let models = self.inner.models.clone();
+        let key = model.key().to_string();
+        let path = model.weights.clone();
+        tokio::task::spawn_blocking(move || models.acquire(&key, &path, keep_alive))
+            .await
+            .map_err(|e| ApiError::internal(format!("model loading was interrupted: {e}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+/// Where the GGUF file of `entry` is in `store`, or why the model cannot be run.
+pub fn runnable_weights(store: &Store, entry: &ModelEntry) -> Result<PathBuf, String> {
+    let metadata = ImportMetadata::from_entry(entry);
+    gguf_weights(entry, metadata.as_ref()).map(|digest| store.blob_path(digest))
+}
+
+/// The single GGUF weights blob of a model, or why it cannot be run.
+fn gguf_weights<'a>(
+    entry: &'a ModelEntry,
+    metadata: Option<&ImportMetadata>,
+) -> Result<&'a commons_store::Digest, String> {
+    if let Some(meta) = metadata {
+        if meta.info.format != ModelFormat::Gguf {
+            return Err(format!(
+                "it is in {} format and only GGUF models can be run",
+                meta.info.format.as_str()
+            ));
+        }
+    }
+    let weights: Vec<_> = entry.weight_layers().collect();
+    match weights.as_slice() {
+        [only] => Ok(&only.digest),
+        [] => Err("it has no weights layer".into()),
+        _ => Err("split GGUF models (several weight files) cannot be run yet".into()),
+    }
+}
