@@ -11,21 +11,12 @@ use crate::request::{GenerateRequest, GenerationStream};
 use crate::scheduler::{SchedulerConfig, SchedulerStats};
 
 /// How to load a model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoadOptions {
     pub scheduler: SchedulerConfig,
     /// Context of the embedding worker (longest input it accepts), 0 = min(training context, 2048).
     pub embedding_context: u32,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        Self {
-            scheduler: SchedulerConfig::default(),
-            embedding_context: 0,
-        }
-    }
 }
 
 /// A special token: its id and how it is written.

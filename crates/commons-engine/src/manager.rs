@@ -281,7 +281,7 @@ impl ModelManager {
                 )
             })
             .collect();
-        list.sort_by(|a, b| b.0.cmp(&a.0));
+        list.sort_by_key(|(last_used, _)| std::cmp::Reverse(*last_used));
         list.into_iter().map(|(_, info)| info).collect()
     }
 

@@ -620,7 +620,7 @@ impl State {
             };
             let start = active.prompt_done;
             let end = active.job.prompt.len().min(start + chunk);
-            let last = active.job.prompt.len() - 1;
+            let last = active.job.prompt.len().saturating_sub(1);
             for pos in start..end {
                 batch.push(BatchToken {
                     token: active.job.prompt[pos],

@@ -69,7 +69,8 @@ impl ChainSampler {
         params.validate()?;
         let seed = params.effective_seed();
         let mut samplers = Vec::new();
-        if params.ignore_eos && !end_of_generation.is_empty() {
+        // Under a grammar, ending is the grammar's call: banning EOS could leave no allowed token.
+        if params.ignore_eos && grammar.is_none() && !end_of_generation.is_empty() {
             let biases: Vec<LlamaLogitBias> = end_of_generation
                 .iter()
                 .map(|&t| LlamaLogitBias::new(LlamaToken(t as i32), f32::NEG_INFINITY))
