@@ -337,3 +337,21 @@ async fn async_stream_delivers_tokens_then_done() {
     let done = done.expect("done event");
     assert_eq!(done.completion_tokens, tokens);
 }
+
+#[test]
+fn mirostat_sampling_runs_and_reproduces_with_a_seed() {
+    let sampled = || {
+        let mut request = greedy("Describe a sunset.", 10);
+        request.sampling = SamplingParams {
+            temperature: 0.8,
+            mirostat: Some(commons_engine::Mirostat::V2 { tau: 5.0, eta: 0.1 }),
+            seed: Some(3),
+            ignore_eos: true,
+            ..SamplingParams::default()
+        };
+        run_quiet(request)
+    };
+    let a = sampled();
+    assert_eq!(a.done.completion_tokens, 10);
+    assert_eq!(a.text, sampled().text);
+}

@@ -295,3 +295,55 @@ fn many_queued_requests_all_complete_and_stats_settle() {
     assert_eq!(stats.queued, 0);
     assert_eq!(stats.active_slots, 0);
 }
+
+#[test]
+fn manager_loads_on_first_use_and_honours_keep_alive_zero() {
+    use commons_engine::{LlamaEngine, LoadOptions, ManagerConfig, ModelManager};
+    use std::sync::Arc;
+    let manager = ModelManager::new(
+        Arc::new(LlamaEngine::new()),
+        ManagerConfig {
+            load_options: LoadOptions {
+                scheduler: SchedulerConfig {
+                    slots: 1,
+                    context_per_slot: 256,
+                    threads: common::threads(),
+                    ..SchedulerConfig::default()
+                },
+                ..LoadOptions::default()
+            },
+            ..ManagerConfig::default()
+        },
+    );
+    let path = common::model_path();
+    let lease = manager.acquire("smollm2", &path, None).expect("loads");
+    assert!(lease.load_ns > 0);
+    let out = lease
+        .generate(greedy("Hi", 2))
+        .unwrap()
+        .collect_blocking()
+        .unwrap();
+    assert_eq!(out.done.completion_tokens, 2);
+    drop(lease);
+    let loaded = manager.loaded();
+    assert_eq!(loaded.len(), 1);
+    assert!(loaded[0].expires_at.is_some());
+    assert!(loaded[0].memory_bytes > loaded[0].size_bytes);
+
+    // Already loaded: no load time; keep_alive 0 unloads once the request is done.
+    let lease = manager
+        .acquire("smollm2", &path, Some(Duration::ZERO))
+        .unwrap();
+    assert_eq!(lease.load_ns, 0);
+    drop(lease);
+    assert!(manager.loaded().is_empty());
+
+    let missing = manager.acquire(
+        "nope",
+        std::path::Path::new("/nonexistent/model.gguf"),
+        None,
+    );
+    let err = missing.err().expect("missing file fails");
+    assert!(matches!(err, EngineError::ModelNotFound { .. }));
+    assert!(err.hint().is_some());
+}
