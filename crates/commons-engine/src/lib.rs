@@ -35,7 +35,9 @@
 //! never a micro-batch of one token or with one row of logits (a throwaway padding token or
 //! an extra logits row is added; one-row products use other kernels). With these, prompt
 //! logprobs are bit-identical alone or batched, and greedy and seeded outputs match their
-//! solo runs (tests/scheduler.rs). Each request owns its sampler and RNG. Remaining limit:
+//! solo runs (tests/scheduler.rs). Each request owns its sampler and RNG. It costs speed
+//! (see `examples/engine_bench.rs`); `SchedulerConfig::batch_invariant = false` turns it off.
+//! Remaining limit:
 //! attention sums over a sequence's cells in cache order, so once heavy churn fragments the
 //! shared cache a new token can land before older ones and results may differ in the last
 //! bits (and then, rarely, in tokens).

@@ -41,6 +41,10 @@ pub struct SchedulerConfig {
     pub queue_depth: usize,
     /// CPU threads for decoding; 0 = all available cores.
     pub threads: u32,
+    /// Make each request's output independent of what it is batched with (see the crate
+    /// docs). Costs some speed: single-stream decode pads every step to two tokens and
+    /// prompts are evaluated in micro-batches of at most 63 tokens.
+    pub batch_invariant: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -52,6 +56,7 @@ impl Default for SchedulerConfig {
             prompt_chunk: 128,
             queue_depth: 64,
             threads: 0,
+            batch_invariant: true,
         }
     }
 }

@@ -277,9 +277,11 @@ fn shared_prefix_is_not_evaluated_again() {
 
 #[test]
 fn many_queued_requests_all_complete_and_stats_settle() {
+    // Also exercises the faster, non-batch-invariant configuration.
     let model = common::load(SchedulerConfig {
         slots: 2,
         context_per_slot: 256,
+        batch_invariant: false,
         ..SchedulerConfig::default()
     });
     let streams: Vec<_> = (0..6)

@@ -15,6 +15,8 @@ pub(crate) struct LlamaDecodeContext<'model> {
     pad_seq: i32,
     /// Micro-batch size llama.cpp splits batches into.
     ubatch: usize,
+    /// Pad micro-batches so no sequence is computed with single-row kernels.
+    batch_invariant: bool,
     /// Which entries of the last successful decode have logits (llama.cpp aborts on others).
     has_logits: Vec<bool>,
 }
@@ -26,6 +28,7 @@ impl<'model> LlamaDecodeContext<'model> {
         batch_size: usize,
         ubatch: usize,
         slots: usize,
+        batch_invariant: bool,
     ) -> Self {
         let pad_seq = i32::try_from(slots).unwrap_or(i32::MAX - 1);
         Self {
@@ -35,6 +38,7 @@ impl<'model> LlamaDecodeContext<'model> {
             capacity: batch_size,
             pad_seq,
             ubatch: ubatch.max(2),
+            batch_invariant,
             has_logits: Vec::new(),
         }
     }
@@ -56,15 +60,17 @@ impl DecodeContext for LlamaDecodeContext<'_> {
         // may hold one token, nor ask for exactly one row of logits (the output projection
         // runs on the requested rows only). A throwaway token pads a lone last token, and a
         // micro-batch with one requested row computes a second, unused one.
-        let padded = batch.len() % self.ubatch == 1;
+        let padded = self.batch_invariant && batch.len() % self.ubatch == 1;
         let mut outputs: Vec<bool> = batch.iter().map(|e| e.logits).collect();
         if padded {
             outputs.push(false);
         }
-        for chunk in outputs.chunks_mut(self.ubatch) {
-            if chunk.iter().filter(|&&o| o).count() == 1 {
-                if let Some(extra) = chunk.iter_mut().find(|o| !**o) {
-                    *extra = true;
+        if self.batch_invariant {
+            for chunk in outputs.chunks_mut(self.ubatch) {
+                if chunk.iter().filter(|&&o| o).count() == 1 {
+                    if let Some(extra) = chunk.iter_mut().find(|o| !**o) {
+                        *extra = true;
+                    }
                 }
             }
         }

@@ -32,6 +32,8 @@ use self::sampler::ChainSampler;
 
 /// `LLAMA_FLASH_ATTN_TYPE_ENABLED` (llama-cpp-2 does not re-export the enum).
 const FLASH_ATTENTION_ENABLED: i32 = 1;
+/// `LLAMA_FLASH_ATTN_TYPE_AUTO`.
+const FLASH_ATTENTION_AUTO: i32 = -1;
 
 /// Largest micro-batch: one below ggml's flash-attention query tile (`GGML_FA_TILE_Q` = 64),
 /// so every micro-batch uses the same attention kernel (see the context parameters below).
@@ -260,7 +262,11 @@ fn spawn_scheduler(
             let config = thread_config;
             let threads = i32::try_from(config.effective_threads()).unwrap_or(1);
             let slots = u32::try_from(config.slots).unwrap_or(1);
-            let ubatch = config.batch_size.min(MAX_UBATCH);
+            let ubatch = if config.batch_invariant {
+                config.batch_size.min(MAX_UBATCH)
+            } else {
+                config.batch_size
+            };
             let params = LlamaContextParams::default()
                 // Room for every slot, plus the padding token (see `context`).
                 .with_n_ctx(std::num::NonZeroU32::new(
@@ -279,7 +285,11 @@ fn spawn_scheduler(
                 // one unified cache + flash attention + micro-batches below the attention tile
                 // + no single-token micro-batch, logprobs are bit-identical alone or batched.
                 .with_kv_unified(true)
-                .with_flash_attention_policy(FLASH_ATTENTION_ENABLED)
+                .with_flash_attention_policy(if config.batch_invariant {
+                    FLASH_ATTENTION_ENABLED
+                } else {
+                    FLASH_ATTENTION_AUTO
+                })
                 .with_n_threads(threads)
                 .with_n_threads_batch(threads);
             let ctx = match create_context(&model, params) {
@@ -294,6 +304,7 @@ fn spawn_scheduler(
                 config.batch_size as usize,
                 ubatch as usize,
                 config.slots,
+                config.batch_invariant,
             );
             let _ = ready_tx.send(Ok(()));
             scheduler::run(
