@@ -42,6 +42,16 @@
 //! shared cache a new token can land before older ones and results may differ in the last
 //! bits (and then, rarely, in tokens).
 //!
+//! # Building llama.cpp
+//! `llama-cpp-2` vendors llama.cpp and builds it with CMake (needs `cmake`, `clang`,
+//! `libclang-dev`); a clean build takes 7–15 minutes on 2 busy cores. Its build script
+//! compiles for the Rust target's CPU features, not the build machine's: by default AVX2/FMA/
+//! F16C (ggml's non-native defaults), never AVX-512. `RUSTFLAGS="-C target-cpu=native"` turns
+//! on `GGML_NATIVE`. Without it, Rust target features map to a few `GGML_*` options (avx2,
+//! fma, f16c, bmi2, avx512vnni, avx512bf16, avx512vbmi — but not avx512f itself), and any
+//! `GGML_*` environment variable the build script does not set (e.g. `GGML_AVX512=ON`) is
+//! passed to CMake (llama-cpp-sys-2 0.1.161, `build.rs`).
+//!
 //! # Around it
 //! [`sampling`] (parameters; llama.cpp's sampler chain does the drawing, one per request so a
 //! seed reproduces under batching), [`chat_template`] (Hugging Face Jinja templates via

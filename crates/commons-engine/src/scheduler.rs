@@ -1,6 +1,6 @@
 //! Continuous batching over N slots that share one inference context.
 //!
-//! One OS thread per loaded model owns the context and runs [`run`]. Each step it:
+//! One OS thread per loaded model owns the context and runs `run`. Each step it:
 //! 1. takes new jobs from the channel (blocking only when there is nothing to do),
 //! 2. frees slots whose client dropped its receiver (cancellation),
 //! 3. places waiting jobs into free slots, reusing the longest cached prompt prefix,
@@ -8,7 +8,7 @@
 //!    still reading their prompt (bounded, so a long prompt cannot starve decoding),
 //! 5. decodes it, samples a token for every slot that asked for logits, and streams events.
 //!
-//! The context is reached only through [`DecodeContext`], so this file knows nothing about
+//! The context is reached only through `DecodeContext`, so this file knows nothing about
 //! llama.cpp; `llama::context` implements it.
 
 use std::collections::VecDeque;
