@@ -100,16 +100,23 @@ fn calls_as_text(message: &ChatMessage) -> ChatMessage {
     message
 }
 
+/// Tools and the call format, for templates that do not render `tools` themselves. Kept
+/// short: small models follow a short instruction with a concrete example best.
 fn tool_instructions(tools: &[Value]) -> String {
-    let listed: Vec<String> = tools
+    let functions: Vec<&Value> = tools
         .iter()
-        .map(|t| t.get("function").unwrap_or(t).to_string())
+        .map(|t| t.get("function").unwrap_or(t))
         .collect();
+    let listed = serde_json::to_string(&functions).unwrap_or_else(|_| "[]".into());
+    let example = functions
+        .first()
+        .and_then(|f| f.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("function_name");
     format!(
-        "You can call functions. These are available:\n<tools>\n{}\n</tools>\n\
-         To call a function, answer only with a JSON object inside <tool_call></tool_call> tags:\n\
-         <tool_call>\n{{\"name\": \"<function name>\", \"arguments\": {{<arguments>}}}}\n</tool_call>",
-        listed.join("\n")
+        "You have access to the following tools:\n<tools>{listed}</tools>\n\
+         To call tools, answer only with a JSON list of calls inside <tool_call></tool_call> tags, e.g.\n\
+         <tool_call>[{{\"name\": \"{example}\", \"arguments\": {{...}}}}]</tool_call>"
     )
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use commons_engine::{ChatMessage, GenerateRequest, Model, Prompt};
+use commons_engine::{ChatMessage, GenerateRequest, Grammar, Model, Prompt};
 use serde_json::{json, Value};
 
 use super::respond::{chunks, respond, Shape};
@@ -13,7 +13,9 @@ use super::types::{
     format_grammar, model_name, now_timestamp, parse_keep_alive, refuse_thinking, ChatRequest,
 };
 use crate::error::{ApiError, OllamaError};
-use crate::inference::{answer_reserve, context_limit, render_chat, truncate_left};
+use crate::inference::{
+    answer_reserve, context_limit, forced_tool_call, render_chat, tool_names, truncate_left,
+};
 use crate::json::parse;
 use crate::state::AppState;
 use crate::stream::Generation;
@@ -35,8 +37,15 @@ pub async fn chat(State(state): State<AppState>, body: Bytes) -> Result<Response
     }
     let keep_alive = parse_keep_alive(request.keep_alive.as_ref())?;
     let sampling = request.options.sampling()?;
-    let grammar = format_grammar(&request.format)?;
-    let tools = request.tools.clone().unwrap_or_default();
+    let mut tools = request.tools.clone().unwrap_or_default();
+    let grammar = match forced_call(&tools, request.options.tool_choice.as_deref())? {
+        ToolChoice::Forced(grammar) => Some(grammar),
+        ToolChoice::Offer => format_grammar(&request.format)?,
+        ToolChoice::Withhold => {
+            tools.clear();
+            format_grammar(&request.format)?
+        }
+    };
 
     if request.messages.is_empty() {
         if keep_alive.is_some_and(|k| k.is_zero()) {
@@ -83,6 +92,35 @@ pub async fn chat(State(state): State<AppState>, body: Bytes) -> Result<Response
         request.stream.unwrap_or(true),
     )
     .await)
+}
+
+enum ToolChoice {
+    /// Describe the tools; the model decides (Ollama's behaviour).
+    Offer,
+    /// `none`: do not offer the tools at all.
+    Withhold,
+    /// `required` or a function name: the answer is constrained to such a call.
+    Forced(Grammar),
+}
+
+/// `options.tool_choice` (a commons extension; see [`super::types::Options::tool_choice`]).
+fn forced_call(tools: &[Value], choice: Option<&str>) -> Result<ToolChoice, ApiError> {
+    let names = tool_names(tools);
+    let wanted = match choice {
+        None | Some("") | Some("auto") => return Ok(ToolChoice::Offer),
+        Some("none") => return Ok(ToolChoice::Withhold),
+        Some("required") => names,
+        Some(name) if names.iter().any(|n| n == name) => vec![name.to_string()],
+        Some(name) => {
+            return Err(ApiError::invalid(
+                "options.tool_choice",
+                format!("tool_choice names `{name}`, which is not in tools"),
+            ))
+        }
+    };
+    forced_tool_call(tools, &wanted)
+        .map(ToolChoice::Forced)
+        .ok_or_else(|| ApiError::invalid("options.tool_choice", "tool_choice requires tools"))
 }
 
 /// Render the chat; while it is longer than `limit` tokens, drop the oldest messages that

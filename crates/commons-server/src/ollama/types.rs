@@ -27,6 +27,10 @@ pub struct Options {
     pub num_predict: Option<i64>,
     pub num_ctx: Option<i64>,
     pub num_keep: Option<i64>,
+    /// commons extension (OpenAI's `tool_choice`): `"auto"`, `"none"`, `"required"` or a
+    /// function name. `required` and a name force a call with a grammar, which makes tools
+    /// usable with models too small to follow the prompt.
+    pub tool_choice: Option<String>,
 }
 
 /// Ollama's defaults for what a request leaves out.
