@@ -46,6 +46,12 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the Ollama (/api) and OpenAI (/v1) APIs on one port.
     Serve(ServeArgs),
+    /// Show and edit a model's provenance record (every change is kept as a new version).
+    #[command(subcommand)]
+    Provenance(crate::commands::provenance::ProvenanceCommand),
+    /// Check licenses: known or not, drift across a name's tags, and against base models.
+    #[command(subcommand)]
+    License(crate::commands::license::LicenseCommand),
 }
 
 #[derive(Debug, Args)]

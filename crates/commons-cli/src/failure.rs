@@ -44,6 +44,9 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<commons_formats::FormatError>() {
             return e.hint();
         }
+        if let Some(e) = cause.downcast_ref::<commons_provenance::RecordError>() {
+            return e.hint();
+        }
         None
     })
 }
@@ -56,7 +59,23 @@ struct JsonFailure {
     hint: Option<String>,
 }
 
+/// A failure whose report the command already printed (e.g. `license check
+/// --json` prints its findings, then exits 1 because they include drift).
+#[derive(Debug)]
+pub struct AlreadyReported;
+
+impl fmt::Display for AlreadyReported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the command reported a failure")
+    }
+}
+
+impl std::error::Error for AlreadyReported {}
+
 pub fn report(err: &anyhow::Error, json: bool) {
+    if err.downcast_ref::<AlreadyReported>().is_some() {
+        return;
+    }
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
     let hint = hint_of(err);
     if json {

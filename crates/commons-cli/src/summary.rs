@@ -2,7 +2,7 @@
 //! catalog facts make up the `--json` contract (DESIGN.md, "Command line").
 
 use commons_formats::GeneralMetadata;
-use commons_provenance::{Completeness, ProvenanceFacts};
+use commons_provenance::{Completeness, Openness, ProvenanceRecord};
 use commons_store::import::{ImportMetadata, ImportedFile};
 use commons_store::ModelEntry;
 use serde::Serialize;
@@ -71,6 +71,8 @@ pub struct ProvenanceSummary {
     pub completeness: f64,
     pub present: Vec<&'static str>,
     pub missing: Vec<&'static str>,
+    /// Model Openness Framework class: `class I`..`class III`, or `unclassified`.
+    pub openness_class: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,15 +97,11 @@ impl From<&ImportedFile> for FileSummary {
 }
 
 impl ModelDetails {
-    pub fn from_entry(entry: &ModelEntry) -> Self {
+    /// `record` is the model's current provenance record (see `commands::provenance`).
+    pub fn from_entry(entry: &ModelEntry, record: &ProvenanceRecord) -> Self {
         let meta = ImportMetadata::from_entry(entry);
         let info = meta.as_ref().map(|m| &m.info);
-        let default_general = GeneralMetadata::default();
-        let completeness = Completeness::assess(ProvenanceFacts {
-            general: info.map_or(&default_general, |i| &i.general),
-            license: meta.as_ref().and_then(|m| m.license.as_deref()),
-            record: meta.as_ref().and_then(|m| m.provenance.as_ref()),
-        });
+        let completeness = Completeness::assess(record);
         Self {
             name: entry.name.clone(),
             tag: entry.tag.clone(),
@@ -125,6 +123,7 @@ impl ModelDetails {
                 completeness: completeness.score,
                 present: completeness.present,
                 missing: completeness.missing,
+                openness_class: Openness::assess(record).class_name(),
             },
             general: info.map(|i| i.general.clone()),
             files: meta

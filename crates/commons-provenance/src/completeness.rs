@@ -1,22 +1,13 @@
-//! Which provenance questions a model's files and records answer.
+//! Which provenance questions a model's record answers.
 //!
 //! The checklist follows what the Model Openness Framework asks of a release:
 //! who published it, under which license, where it comes from, what it was
 //! built on, with which data and method, how it was evaluated and what it is
 //! for. Each item is present or missing; nothing is inferred or guessed.
 
-use commons_formats::GeneralMetadata;
 use serde::Serialize;
-use serde_json::Value;
 
-/// The facts completeness is judged on: what the weights' own metadata says,
-/// plus the license given at import and any user-supplied provenance record.
-#[derive(Debug, Clone, Copy)]
-pub struct ProvenanceFacts<'a> {
-    pub general: &'a GeneralMetadata,
-    pub license: Option<&'a str>,
-    pub record: Option<&'a Value>,
-}
+use crate::record::ProvenanceRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Completeness {
@@ -26,64 +17,22 @@ pub struct Completeness {
     pub missing: Vec<&'static str>,
 }
 
-/// One checklist item: its name, and the provenance-record keys that answer it
-/// when the weights' metadata does not.
-struct Item {
-    name: &'static str,
-    record_keys: &'static [&'static str],
-}
-
-const CHECKLIST: [Item; 8] = [
-    Item {
-        name: "publisher",
-        record_keys: &["publisher", "author", "organization"],
-    },
-    Item {
-        name: "license",
-        record_keys: &["license"],
-    },
-    Item {
-        name: "source",
-        record_keys: &["source", "url", "repo_url"],
-    },
-    Item {
-        name: "base_models",
-        record_keys: &["base_models", "base_model"],
-    },
-    Item {
-        name: "datasets",
-        record_keys: &["datasets"],
-    },
-    Item {
-        name: "training",
-        record_keys: &["training", "training_methodology"],
-    },
-    Item {
-        name: "evaluation",
-        record_keys: &["evaluation", "evaluations"],
-    },
-    Item {
-        name: "intended_use",
-        record_keys: &["intended_use", "limitations"],
-    },
+/// The checklist, in the order it is reported.
+pub const CHECKLIST: [&str; 8] = [
+    "publisher",
+    "license",
+    "source",
+    "base_models",
+    "datasets",
+    "training",
+    "evaluation",
+    "intended_use",
 ];
 
 impl Completeness {
-    pub fn assess(facts: ProvenanceFacts<'_>) -> Self {
-        let mut present = Vec::new();
-        let mut missing = Vec::new();
-        for item in &CHECKLIST {
-            let answered = answered_by_metadata(item.name, &facts)
-                || item
-                    .record_keys
-                    .iter()
-                    .any(|key| record_answers(facts.record, key));
-            if answered {
-                present.push(item.name);
-            } else {
-                missing.push(item.name);
-            }
-        }
+    pub fn assess(record: &ProvenanceRecord) -> Self {
+        let (present, missing): (Vec<_>, Vec<_>) =
+            CHECKLIST.iter().partition(|item| answers(record, item));
         let score = present.len() as f64 / CHECKLIST.len() as f64;
         Self {
             score,
@@ -93,30 +42,23 @@ impl Completeness {
     }
 }
 
-fn answered_by_metadata(item: &str, facts: &ProvenanceFacts<'_>) -> bool {
-    let g = facts.general;
+fn answers(r: &ProvenanceRecord, item: &str) -> bool {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
     match item {
-        "publisher" => is_set(&g.author) || is_set(&g.organization),
-        "license" => facts.license.is_some_and(|l| !l.trim().is_empty()) || is_set(&g.license),
-        "source" => is_set(&g.url) || is_set(&g.repo_url),
-        "base_models" => !g.base_models.is_empty(),
-        "datasets" => !g.datasets.is_empty(),
+        "publisher" => r
+            .publisher
+            .as_ref()
+            .is_some_and(|p| !p.name.trim().is_empty()),
+        "license" => r.license_id().is_some(),
+        "source" => set(&r.source),
+        "base_models" => !r.base_models.is_empty(),
+        "datasets" => !r.datasets.is_empty(),
+        "training" => r.training.as_ref().is_some_and(|t| {
+            set(&t.method) || set(&t.objective) || set(&t.compute) || set(&t.code)
+        }),
+        "evaluation" => !r.evaluation.is_empty(),
+        "intended_use" => set(&r.intended_use) || set(&r.limitations),
         _ => false,
-    }
-}
-
-fn is_set(value: &Option<String>) -> bool {
-    value.as_deref().is_some_and(|v| !v.trim().is_empty())
-}
-
-/// A record answers a key when it holds something other than null, "" or [].
-fn record_answers(record: Option<&Value>, key: &str) -> bool {
-    match record.and_then(|r| r.get(key)) {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
-        Some(_) => true,
     }
 }
 
@@ -126,31 +68,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn empty_metadata_misses_everything() {
-        let general = GeneralMetadata::default();
-        let c = Completeness::assess(ProvenanceFacts {
-            general: &general,
-            license: None,
-            record: None,
-        });
+    fn empty_record_misses_everything() {
+        let c = Completeness::assess(&ProvenanceRecord::default());
         assert_eq!(c.score, 0.0);
         assert_eq!(c.missing.len(), CHECKLIST.len());
         assert!(c.present.is_empty());
     }
 
     #[test]
-    fn metadata_license_and_record_each_count() {
-        let general = GeneralMetadata {
-            author: Some("HuggingFaceTB".into()),
-            datasets: vec!["smoltalk".into()],
-            ..GeneralMetadata::default()
-        };
-        let record = json!({"training": {"method": "sft"}, "evaluation": [], "intended_use": ""});
-        let c = Completeness::assess(ProvenanceFacts {
-            general: &general,
-            license: Some("Apache-2.0"),
-            record: Some(&record),
-        });
+    fn each_answered_item_counts() {
+        let record = ProvenanceRecord::from_json(&json!({
+            "publisher": "HuggingFaceTB",
+            "license": "Apache-2.0",
+            "datasets": ["smoltalk"],
+            "training": {"method": "sft"},
+            "intended_use": ""
+        }))
+        .unwrap();
+        let c = Completeness::assess(&record);
         assert_eq!(
             c.present,
             vec!["publisher", "license", "datasets", "training"]

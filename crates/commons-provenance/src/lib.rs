@@ -1,9 +1,22 @@
-//! Provenance: what is known about where a model came from, and how much of
-//! what a user should be able to ask is actually answered.
+//! Provenance: what is known about where a model came from, whether it can be
+//! trusted, and what may be done with it.
 //!
-//! This crate starts with the completeness check that `commons show` reports;
-//! the versioned provenance record, licenses, lineage and signing grow here.
+//! * [`record`]: the versioned provenance record and its strict parser;
+//!   [`derive`] builds one from what the model's files state.
+//! * [`completeness`] and [`openness`]: how much of it is answered, and the
+//!   Model Openness Framework class it earns.
+//! * [`licenses`]: the embedded license knowledge base; [`drift`] flags
+//!   licenses that tighten between versions or loosen against a base.
+//!
+//! The library never prints and never touches the network.
 
-mod completeness;
+pub mod completeness;
+pub mod derive;
+pub mod drift;
+pub mod licenses;
+pub mod openness;
+pub mod record;
 
-pub use completeness::{Completeness, ProvenanceFacts};
+pub use completeness::Completeness;
+pub use openness::{Openness, OpennessClass};
+pub use record::{ProvenanceRecord, RecordError};

@@ -51,6 +51,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (manifest_digest, name)
     ) WITHOUT ROWID;
     CREATE INDEX tensors_sha256 ON tensors(sha256);",
+    // 2: provenance records (every version kept) and detached signatures.
+    // Both die with their manifest: they describe it and mean nothing alone.
+    "CREATE TABLE provenance_records (
+        manifest_digest TEXT NOT NULL REFERENCES manifests(digest) ON DELETE CASCADE,
+        version         INTEGER NOT NULL,
+        record_json     TEXT NOT NULL,
+        change          TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        PRIMARY KEY (manifest_digest, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE signatures (
+        manifest_digest TEXT NOT NULL REFERENCES manifests(digest) ON DELETE CASCADE,
+        key_hint        TEXT NOT NULL,
+        bundle_json     TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        PRIMARY KEY (manifest_digest, key_hint)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

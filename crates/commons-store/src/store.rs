@@ -61,11 +61,11 @@ impl Store {
 
     /// The catalog, even if another thread panicked while holding it: SQLite
     /// rolls back an unfinished transaction, so the connection stays consistent.
-    fn catalog(&self) -> MutexGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> MutexGuard<'_, Catalog> {
         self.catalog.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read_catalog<T>(
+    pub(crate) fn read_catalog<T>(
         &self,
         action: &'static str,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,

@@ -441,3 +441,52 @@ fn ingests_succeed_while_gc_runs_concurrently() {
     });
     assert!(files_in(&home.path().join("tmp")).is_empty());
 }
+
+#[test]
+fn provenance_versions_accumulate_and_go_with_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let entry = commit(&store, "m:1", b"weights for provenance");
+    assert!(store.latest_provenance(&entry.digest).unwrap().is_none());
+    let first = serde_json::json!({"publisher": "a"});
+    let second = serde_json::json!({"publisher": "b"});
+    assert_eq!(
+        store
+            .add_provenance(&entry.digest, &first, "import")
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .add_provenance(&entry.digest, &second, "set publisher")
+            .unwrap(),
+        2
+    );
+    let history = store.provenance_history(&entry.digest).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].record, first);
+    assert_eq!(history[1].change, "set publisher");
+    assert_eq!(
+        store
+            .latest_provenance(&entry.digest)
+            .unwrap()
+            .unwrap()
+            .record,
+        second
+    );
+
+    store
+        .put_signature(&entry.digest, "k1", "{\"a\":1}")
+        .unwrap();
+    store
+        .put_signature(&entry.digest, "k1", "{\"a\":2}")
+        .unwrap();
+    let signatures = store.signatures(&entry.digest).unwrap();
+    assert_eq!(signatures.len(), 1);
+    assert_eq!(signatures[0].bundle_json, "{\"a\":2}");
+
+    store.remove("m:1").unwrap();
+    assert!(!store.has_manifest(&entry.digest).unwrap());
+    assert!(store.provenance_history(&entry.digest).unwrap().is_empty());
+    assert!(store.signatures(&entry.digest).unwrap().is_empty());
+}

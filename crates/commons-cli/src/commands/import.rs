@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::cli::ImportArgs;
-use crate::failure::hinted;
 use crate::output::{human_bytes, human_count, print_json};
 use crate::progress;
 
@@ -42,20 +41,11 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         .map(Reference::parse)
         .transpose()
         .context("invalid --name")?;
+    // Checked against the schema before anything is written.
     let provenance = args
         .provenance
         .as_deref()
-        .map(|path| -> Result<serde_json::Value> {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read provenance file {}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| {
-                hinted(
-                    format!("provenance file {} is not valid JSON: {e}", path.display()),
-                    "the provenance record is a JSON object, see docs/cli.md",
-                )
-                .into()
-            })
-        })
+        .map(|path| super::provenance::read_record_file(path).map(|r| r.to_json()))
         .transpose()?;
     let opts = ImportOptions {
         name,
@@ -71,6 +61,8 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     let outcome = import::import(&ctx.store, &args.path, opts, &bar)
         .with_context(|| format!("cannot import {}", args.path.display()))?;
     bar.finishing();
+    let record = super::provenance::derived_record(&outcome.metadata);
+    super::provenance::save_if_changed(&ctx.store, &outcome.entry, &record, "import")?;
     let seconds = started.elapsed().as_secs_f64();
 
     let entry = &outcome.entry;

@@ -3,7 +3,9 @@
 
 mod gc;
 mod import;
+pub mod license;
 mod list;
+pub mod provenance;
 mod rm;
 mod run;
 mod serve;
@@ -40,5 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gc => gc::run(&ctx),
         Command::Run(args) => run::run(&ctx, args),
         Command::Serve(args) => serve::run(ctx, args),
+        Command::Provenance(command) => provenance::run(&ctx, command),
+        Command::License(command) => license::run(&ctx, command),
     }
 }

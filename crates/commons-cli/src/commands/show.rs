@@ -10,7 +10,8 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<()> {
         .store
         .resolve(&args.model)
         .with_context(|| format!("cannot show `{}`", args.model))?;
-    let mut details = ModelDetails::from_entry(&entry);
+    let record = super::provenance::current_record(&ctx.store, &entry)?.record;
+    let mut details = ModelDetails::from_entry(&entry, &record);
     if args.tensors {
         let tensors = ctx
             .store
@@ -61,6 +62,7 @@ fn print_human(d: &ModelDetails) {
                 }
             ),
         ),
+        ("openness", d.provenance.openness_class.to_string()),
     ];
     for (key, value) in rows {
         println!("  {key:<14} {value}");

@@ -1,0 +1,256 @@
+//! `commons provenance show|set|edit|history`: a model's provenance record.
+//!
+//! The record is versioned in the catalog: import writes version 1 (what the
+//! files state merged with `--provenance`), and every `set` or `edit` appends
+//! a version, so the history of who claimed what is never lost. A model
+//! imported before records existed gets its record derived from its import
+//! metadata on the fly, and its first change stores it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use commons_formats::FileRole;
+use commons_provenance::derive::{record_from_files, FileFacts};
+use commons_provenance::{Completeness, Openness, ProvenanceRecord};
+use commons_store::import::ImportMetadata;
+use commons_store::{ModelEntry, Store};
+use serde::Serialize;
+use serde_json::json;
+
+use super::Ctx;
+use crate::failure::hinted;
+use crate::output::print_json;
+
+#[derive(Debug, Subcommand)]
+pub enum ProvenanceCommand {
+    /// Show the current record, its completeness and openness class.
+    Show(ShowArgs),
+    /// Set one field: `commons provenance set NAME training.method sft`.
+    Set(SetArgs),
+    /// Replace the record with a JSON file (merged over what the files state).
+    Edit(EditArgs),
+    /// Every version of the record, oldest first.
+    History(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// NAME[:TAG] or a manifest digest.
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// NAME[:TAG] or a manifest digest.
+    pub model: String,
+    /// A field, dotted for nested ones: `publisher`, `license.id`, `training.code`, `datasets`.
+    pub key: String,
+    /// The value: JSON for lists and objects (`'[{"name":"d","role":"fine-tuning"}]'`), else text.
+    pub value: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// NAME[:TAG] or a manifest digest.
+    pub model: String,
+    /// A JSON provenance record (see docs/provenance.md).
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// A model's record as it stands, and which stored version it is.
+pub struct CurrentRecord {
+    pub record: ProvenanceRecord,
+    /// `None` when no version is stored yet and the record was derived.
+    pub version: Option<u64>,
+}
+
+/// What the model's files state, with the user's import-time record over it.
+/// A user record that does not validate (kept by an older commons) is ignored.
+pub fn derived_record(meta: &ImportMetadata) -> ProvenanceRecord {
+    let license_text = meta
+        .files
+        .iter()
+        .find(|f| f.role == FileRole::License)
+        .map(|f| f.digest.to_string());
+    let from_files = record_from_files(
+        &meta.info.general,
+        FileFacts {
+            license: meta.license.as_deref(),
+            license_text_digest: license_text.as_deref(),
+        },
+    );
+    match meta
+        .provenance
+        .as_ref()
+        .and_then(|v| ProvenanceRecord::from_json(v).ok())
+    {
+        Some(user) => from_files.merged_with(&user),
+        None => from_files,
+    }
+}
+
+pub fn current_record(store: &Store, entry: &ModelEntry) -> Result<CurrentRecord> {
+    let latest = store
+        .latest_provenance(&entry.digest)
+        .with_context(|| format!("cannot read the provenance of {}", entry.reference()))?;
+    if let Some(stored) = latest {
+        if let Ok(record) = ProvenanceRecord::from_json(&stored.record) {
+            return Ok(CurrentRecord {
+                record,
+                version: Some(stored.version),
+            });
+        }
+    }
+    let record = ImportMetadata::from_entry(entry)
+        .map(|m| derived_record(&m))
+        .unwrap_or_default();
+    Ok(CurrentRecord {
+        record,
+        version: None,
+    })
+}
+
+/// Stores `record` as a new version unless it equals the current one.
+pub fn save_if_changed(
+    store: &Store,
+    entry: &ModelEntry,
+    record: &ProvenanceRecord,
+    change: &str,
+) -> Result<u64> {
+    let current = current_record(store, entry)?;
+    if let Some(version) = current.version.filter(|_| current.record == *record) {
+        return Ok(version);
+    }
+    store
+        .add_provenance(&entry.digest, &record.to_json(), change)
+        .with_context(|| format!("cannot store the provenance of {}", entry.reference()))
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    name: String,
+    digest: String,
+    version: Option<u64>,
+    completeness: f64,
+    present: Vec<&'static str>,
+    missing: Vec<&'static str>,
+    openness_class: &'static str,
+    openness_gaps: Vec<String>,
+    record: &'a ProvenanceRecord,
+}
+
+pub fn run(ctx: &Ctx, command: ProvenanceCommand) -> Result<()> {
+    match command {
+        ProvenanceCommand::Show(args) => show(ctx, &args.model),
+        ProvenanceCommand::History(args) => history(ctx, &args.model),
+        ProvenanceCommand::Set(args) => {
+            let entry = resolve(ctx, &args.model)?;
+            let current = current_record(&ctx.store, &entry)?;
+            let updated = current
+                .record
+                .set(&args.key, &args.value)
+                .with_context(|| format!("cannot set `{}` of {}", args.key, entry.reference()))?;
+            save_if_changed(&ctx.store, &entry, &updated, &format!("set {}", args.key))?;
+            show(ctx, &args.model)
+        }
+        ProvenanceCommand::Edit(args) => {
+            let entry = resolve(ctx, &args.model)?;
+            let edited = read_record_file(&args.file)?;
+            let base = ImportMetadata::from_entry(&entry)
+                .map(|m| derived_record(&m))
+                .unwrap_or_default();
+            save_if_changed(&ctx.store, &entry, &base.merged_with(&edited), "edit")?;
+            show(ctx, &args.model)
+        }
+    }
+}
+
+/// Reads and validates a provenance file; errors name the bad field.
+pub fn read_record_file(path: &std::path::Path) -> Result<ProvenanceRecord> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read provenance file {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        hinted(
+            format!("provenance file {} is not valid JSON: {e}", path.display()),
+            "the provenance record is a JSON object, see docs/provenance.md",
+        )
+    })?;
+    ProvenanceRecord::from_json(&value).with_context(|| {
+        format!(
+            "provenance file {} does not match the schema",
+            path.display()
+        )
+    })
+}
+
+fn resolve(ctx: &Ctx, model: &str) -> Result<ModelEntry> {
+    ctx.store
+        .resolve(model)
+        .with_context(|| format!("cannot find `{model}`"))
+}
+
+fn show(ctx: &Ctx, model: &str) -> Result<()> {
+    let entry = resolve(ctx, model)?;
+    let current = current_record(&ctx.store, &entry)?;
+    let completeness = Completeness::assess(&current.record);
+    let openness = Openness::assess(&current.record);
+    let report = Report {
+        name: entry.reference(),
+        digest: entry.digest.to_string(),
+        version: current.version,
+        completeness: completeness.score,
+        present: completeness.present,
+        missing: completeness.missing,
+        openness_class: openness.class_name(),
+        openness_gaps: openness.gaps,
+        record: &current.record,
+    };
+    if ctx.json {
+        return print_json(&report);
+    }
+    println!("{} ({})", report.name, report.digest);
+    match report.version {
+        Some(v) => println!("  record version {v}"),
+        None => println!("  record derived from the files (no version stored yet)"),
+    }
+    println!(
+        "  completeness   {:.0}%{}",
+        report.completeness * 100.0,
+        if report.missing.is_empty() {
+            String::new()
+        } else {
+            format!(" (missing: {})", report.missing.join(", "))
+        }
+    );
+    let label = openness.class.map_or("unclassified", |c| c.label());
+    println!("  openness       {label}");
+    for gap in &report.openness_gaps {
+        println!("    needs: {gap}");
+    }
+    println!("{}", serde_json::to_string_pretty(report.record)?);
+    Ok(())
+}
+
+fn history(ctx: &Ctx, model: &str) -> Result<()> {
+    let entry = resolve(ctx, model)?;
+    let versions = ctx
+        .store
+        .provenance_history(&entry.digest)
+        .with_context(|| format!("cannot read the provenance of {}", entry.reference()))?;
+    if ctx.json {
+        return print_json(&json!({
+            "name": entry.reference(),
+            "digest": entry.digest.to_string(),
+            "versions": versions,
+        }));
+    }
+    if versions.is_empty() {
+        println!("{}: no stored provenance versions yet", entry.reference());
+    }
+    for v in &versions {
+        println!("version {}  {}  {}", v.version, v.created_at, v.change);
+    }
+    Ok(())
+}
