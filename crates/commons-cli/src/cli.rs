@@ -52,6 +52,8 @@ pub enum Command {
     /// Check licenses: known or not, drift across a name's tags, and against base models.
     #[command(subcommand)]
     License(crate::commands::license::LicenseCommand),
+    /// Compare a model's weights with another's: identical, derived or unrelated.
+    Lineage(crate::commands::lineage::LineageArgs),
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,8 @@
 //!   Model Openness Framework class it earns.
 //! * [`licenses`]: the embedded license knowledge base; [`drift`] flags
 //!   licenses that tighten between versions or loosen against a base.
+//! * [`lineage`]: identical / derived / unrelated, from tensor digests and
+//!   the cosine of dequantized values.
 //!
 //! The library never prints and never touches the network.
 
@@ -14,6 +16,7 @@ pub mod completeness;
 pub mod derive;
 pub mod drift;
 pub mod licenses;
+pub mod lineage;
 pub mod openness;
 pub mod record;
 

@@ -4,6 +4,7 @@
 mod gc;
 mod import;
 pub mod license;
+pub mod lineage;
 mod list;
 pub mod provenance;
 mod rm;
@@ -44,5 +45,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(ctx, args),
         Command::Provenance(command) => provenance::run(&ctx, command),
         Command::License(command) => license::run(&ctx, command),
+        Command::Lineage(args) => lineage::run(&ctx, args),
     }
 }
