@@ -172,7 +172,7 @@ pub fn extract_tool_calls(text: &str, tools: &[Value]) -> ParsedOutput {
     let all_known = parsed
         .tool_calls
         .iter()
-        .all(|c: &ParsedToolCall| names.iter().any(|n| *n == c.name));
+        .all(|c: &ParsedToolCall| names.contains(&c.name));
     if parsed.tool_calls.is_empty() || !all_known {
         return ParsedOutput {
             tool_calls: Vec::new(),

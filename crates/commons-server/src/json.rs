@@ -30,7 +30,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 format!("{path}.{field}")
             };
             ApiError::invalid(full.clone(), format!("missing field `{full}`"))
-        } else if path.is_empty() || path == "." {
+        } else if inner.is_syntax() || inner.is_eof() || path.is_empty() || path == "." {
             ApiError::bad_request(format!("invalid JSON body: {inner}"))
         } else {
             ApiError::invalid(

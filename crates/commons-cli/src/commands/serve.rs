@@ -15,7 +15,7 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
     ))
     .map_err(|e| {
         anyhow::anyhow!(crate::failure::hinted(
-            &format!("invalid --keep-alive {:?}: {e}", args.keep_alive),
+            format!("invalid --keep-alive {:?}: {e}", args.keep_alive),
             "use a duration such as 5m, 1h30m or 30s; 0 unloads at once, -1 keeps models loaded"
         ))
     })?;
@@ -47,7 +47,7 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
     runtime.block_on(async move {
         let listener = commons_server::bind(&args.addr).await.map_err(|e| {
             anyhow::anyhow!(crate::failure::hinted(
-                &e.to_string(),
+                e.to_string(),
                 "is another server (ollama?) using the port? pick another with --addr HOST:PORT or COMMONS_ADDR"
             ))
         })?;
