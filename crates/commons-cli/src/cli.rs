@@ -54,6 +54,10 @@ pub enum Command {
     License(crate::commands::license::LicenseCommand),
     /// Compare a model's weights with another's: identical, derived or unrelated.
     Lineage(crate::commands::lineage::LineageArgs),
+    /// Sign a model (stored or on disk) in the OpenSSF model-signing format.
+    Sign(crate::commands::sign::SignArgs),
+    /// Verify a model-signing signature against the model's bytes.
+    VerifySignature(crate::commands::sign::VerifySignatureArgs),
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,9 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<commons_provenance::RecordError>() {
             return e.hint();
         }
+        if let Some(e) = cause.downcast_ref::<commons_provenance::signing::SignatureError>() {
+            return e.hint();
+        }
         None
     })
 }

@@ -9,6 +9,8 @@
 //!   licenses that tighten between versions or loosen against a base.
 //! * [`lineage`]: identical / derived / unrelated, from tensor digests and
 //!   the cosine of dequantized values.
+//! * [`signing`]: OpenSSF model-signing compatible signatures (Sigstore
+//!   bundle, DSSE, in-toto) with local ECDSA P-256 keys, and the trust file.
 //!
 //! The library never prints and never touches the network.
 
@@ -19,6 +21,7 @@ pub mod licenses;
 pub mod lineage;
 pub mod openness;
 pub mod record;
+pub mod signing;
 
 pub use completeness::Completeness;
 pub use openness::{Openness, OpennessClass};

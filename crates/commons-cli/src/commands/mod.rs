@@ -11,6 +11,7 @@ mod rm;
 mod run;
 mod serve;
 mod show;
+pub mod sign;
 mod tag;
 mod verify;
 
@@ -46,5 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Provenance(command) => provenance::run(&ctx, command),
         Command::License(command) => license::run(&ctx, command),
         Command::Lineage(args) => lineage::run(&ctx, args),
+        Command::Sign(args) => sign::sign(&ctx, args),
+        Command::VerifySignature(args) => sign::verify(&ctx, args),
     }
 }
