@@ -162,3 +162,23 @@ def test_prompt_that_cannot_fit_is_a_400_naming_the_limit(client, server):
         client.chat.completions.create(model=server.model, messages=ask("hi"), max_tokens=100_000)
     assert error.value.code == "context_length_exceeded"
     assert "2048" in error.value.message
+
+
+def test_streamed_tool_call(client, server):
+    chunks = list(
+        client.chat.completions.create(
+            model=server.model,
+            messages=ask("Weather in Rome?"),
+            tools=[WEATHER_TOOL],
+            tool_choice="required",
+            max_tokens=40,
+            temperature=0,
+            stream=True,
+        )
+    )
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert len(calls) == 1
+    assert calls[0].index == 0 and calls[0].id.startswith("call_")
+    assert calls[0].function.name == "get_weather"
+    assert "city" in json.loads(calls[0].function.arguments)
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"

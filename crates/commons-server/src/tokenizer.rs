@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/detokenize", post(detokenize))
 }
 
-/// The named model, or the only model in the store when no name is given.
+/// The named model. Without a name (lm-eval's remote tokenizer sends none): the only model
+/// in the store, else the model used most recently.
 async fn pick_model(state: &AppState, name: Option<&str>) -> Result<ResolvedModel, ApiError> {
     if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
         return state.resolve(name);
@@ -33,11 +34,14 @@ async fn pick_model(state: &AppState, name: Option<&str>) -> Result<ResolvedMode
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    match entries.as_slice() {
-        [only] => state.resolve(&only.reference()),
-        _ => Err(ApiError::invalid(
+    if let [only] = entries.as_slice() {
+        return state.resolve(&only.reference());
+    }
+    match state.models().loaded().first() {
+        Some(recent) => state.resolve(&state.display_name(&recent.name)),
+        None => Err(ApiError::invalid(
             "model",
-            "model is required when the store holds more than one model",
+            "model is required when the store holds several models and none is loaded",
         )),
     }
 }
