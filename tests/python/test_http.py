@@ -165,6 +165,26 @@ def test_client_disconnect_frees_the_slot(server):
     assert response.status_code == 200
 
 
+def test_disconnect_while_waiting_for_a_whole_answer_frees_the_slot(server):
+    body = json.dumps({"model": server.model, "prompt": "Write a long story.", "stream": False,
+                       "options": {"num_predict": 1500}}).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    sock.sendall(
+        b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    )
+    deadline = time.monotonic() + 20
+    while active_requests(server) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert active_requests(server) >= 1
+    sock.close()
+    deadline = time.monotonic() + 20
+    while active_requests(server) > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert active_requests(server) == 0, "the abandoned generation still holds the model"
+
+
 def test_overload_gets_503_with_retry_after_and_nothing_is_lost(start_server):
     small = start_server("--ctx-size", "512", "--parallel", "4", "--queue", "4")
     body = {"model": small.model, "prompt": "Say something.", "stream": False,

@@ -174,7 +174,13 @@ pub async fn ps(State(state): State<AppState>) -> Result<Response, OllamaError> 
                 "details": details(metadata.as_ref()),
                 "expires_at": loaded.expires_at.map(rfc3339),
                 "size_vram": 0,
-                "context_length": state.limits().context_per_slot,
+                // The slot size after the engine clamps it to the training context.
+                "context_length": metadata
+                    .as_ref()
+                    .and_then(|m| m.info.context_length)
+                    .map_or(u64::from(state.limits().context_per_slot), |train| {
+                        train.min(u64::from(state.limits().context_per_slot))
+                    }),
                 "active_requests": loaded.active_requests,
             })
         })
