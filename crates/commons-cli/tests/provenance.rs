@@ -105,6 +105,10 @@ fn import_builds_a_record_and_every_change_is_a_new_version() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("datasets[0]"), "{}", stderr(&bad));
 
+    // Importing the same model again keeps the edited record.
+    node.json(&["import", model.to_str().unwrap(), "--name", "smol:1"]);
+    assert_eq!(node.json(&["provenance", "show", "smol:1"])["version"], 3);
+
     let history = node.json(&["provenance", "history", "smol:1"]);
     let versions = history["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 3);

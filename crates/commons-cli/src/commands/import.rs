@@ -61,8 +61,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     let outcome = import::import(&ctx.store, &args.path, opts, &bar)
         .with_context(|| format!("cannot import {}", args.path.display()))?;
     bar.finishing();
-    let record = super::provenance::derived_record(&outcome.metadata);
-    super::provenance::save_if_changed(&ctx.store, &outcome.entry, &record, "import")?;
+    super::provenance::record_import(&ctx.store, &outcome.entry, &outcome.metadata)?;
     let seconds = started.elapsed().as_secs_f64();
 
     let entry = &outcome.entry;

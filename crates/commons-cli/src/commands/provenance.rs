@@ -112,6 +112,28 @@ pub fn current_record(store: &Store, entry: &ModelEntry) -> Result<CurrentRecord
     })
 }
 
+/// Records provenance after an import: the first import stores what the
+/// files state merged with `--provenance`; importing the same model again
+/// keeps the current record (edits are not lost), with a new `--provenance`
+/// merged over it.
+pub fn record_import(store: &Store, entry: &ModelEntry, meta: &ImportMetadata) -> Result<()> {
+    let latest = store
+        .latest_provenance(&entry.digest)
+        .with_context(|| format!("cannot read the provenance of {}", entry.reference()))?
+        .and_then(|v| ProvenanceRecord::from_json(&v.record).ok());
+    let user = meta
+        .provenance
+        .as_ref()
+        .and_then(|v| ProvenanceRecord::from_json(v).ok());
+    let record = match (latest, user) {
+        (None, _) => derived_record(meta),
+        (Some(current), Some(user)) => current.merged_with(&user),
+        (Some(_), None) => return Ok(()),
+    };
+    save_if_changed(store, entry, &record, "import")?;
+    Ok(())
+}
+
 /// Stores `record` as a new version unless it equals the current one.
 pub fn save_if_changed(
     store: &Store,
