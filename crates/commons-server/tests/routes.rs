@@ -154,8 +154,8 @@ async fn unknown_routes_are_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body["error"]["message"].is_string());
     let (status, body) = call_json(&state, Method::POST, "/api/pull", "{}").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["error"].is_string());
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert!(body["error"].as_str().unwrap().contains("commons import"));
 }
 
 #[tokio::test]

@@ -38,4 +38,18 @@ pub fn router() -> Router<AppState> {
             axum::routing::head(blobs::head_blob).post(blobs::upload_blob),
         )
         .route("/api/create", post(blobs::create))
+        .route("/api/pull", post(not_yet))
+        .route("/api/push", post(not_yet))
+}
+
+/// Pulling and pushing belong to the registry work still to come; say so clearly.
+async fn not_yet(uri: axum::http::Uri) -> crate::error::OllamaError {
+    crate::error::OllamaError(crate::error::ApiError::new(
+        axum::http::StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "{} is not supported by commons yet: import models with `commons import FILE`, \
+             or upload a GGUF with /api/blobs and /api/create",
+            uri.path()
+        ),
+    ))
 }
