@@ -183,3 +183,65 @@ mod tests {
         assert_eq!(matcher.push("abc"), StopOutcome::Continue("abc".into()));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Feed `text` in the given chunk sizes; return what was released and whether it stopped.
+    fn stream(text: &str, cuts: &[usize], stops: &[String]) -> (String, bool) {
+        let mut matcher = StopMatcher::new(stops);
+        let mut out = String::new();
+        let chars: Vec<char> = text.chars().collect();
+        let mut at = 0;
+        let mut sizes = cuts.iter().cycle();
+        while at < chars.len() {
+            let n = (*sizes.next().unwrap_or(&1)).clamp(1, chars.len() - at);
+            let piece: String = chars[at..at + n].iter().collect();
+            at += n;
+            match matcher.push(&piece) {
+                StopOutcome::Continue(released) => out.push_str(&released),
+                StopOutcome::Stopped(released) => {
+                    out.push_str(&released);
+                    return (out, true);
+                }
+            }
+        }
+        out.push_str(&matcher.finish());
+        (out, false)
+    }
+
+    proptest! {
+        #[test]
+        fn output_is_the_text_before_the_first_stop_however_it_is_chunked(
+            text in "[ab\\n:é]{0,40}",
+            stop in "[ab\\n:é]{1,4}",
+            cuts in proptest::collection::vec(1usize..6, 1..8),
+        ) {
+            let (out, stopped) = stream(&text, &cuts, std::slice::from_ref(&stop));
+            match text.find(&stop) {
+                Some(at) => {
+                    prop_assert!(stopped);
+                    prop_assert_eq!(out, &text[..at]);
+                }
+                None => {
+                    prop_assert!(!stopped);
+                    prop_assert_eq!(out, text);
+                }
+            }
+        }
+
+        #[test]
+        fn utf8_decoder_reassembles_any_split(text in "\\PC{0,30}", cut in 1usize..5) {
+            let bytes = text.as_bytes();
+            let mut decoder = Utf8Decoder::default();
+            let mut out = String::new();
+            for chunk in bytes.chunks(cut) {
+                out.push_str(&decoder.push(chunk));
+            }
+            out.push_str(&decoder.finish());
+            prop_assert_eq!(out, text);
+        }
+    }
+}

@@ -222,3 +222,33 @@ mod tests {
         assert_eq!(out.content, "<tool_call>not json</tool_call>");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_keeps_plain_text(text in "\\PC{0,200}") {
+            let out = parse_tool_calls(&text);
+            if out.tool_calls.is_empty() && !text.contains(OPEN_TAG) {
+                prop_assert_eq!(out.content, tidy(&text));
+            }
+        }
+
+        #[test]
+        fn calls_are_found_inside_arbitrary_prose(
+            before in "[a-z .,]{0,30}",
+            after in "[a-z .,]{0,30}",
+            name in "[a-z_]{1,12}",
+            value in 0i64..1000,
+        ) {
+            let call = format!(r#"{{"name": "{name}", "arguments": {{"x": {value}}}}}"#);
+            let out = parse_tool_calls(&format!("{before}{call}{after}"));
+            prop_assert_eq!(out.tool_calls.len(), 1);
+            prop_assert_eq!(&out.tool_calls[0].name, &name);
+            prop_assert_eq!(&out.tool_calls[0].arguments, &serde_json::json!({"x": value}));
+        }
+    }
+}
