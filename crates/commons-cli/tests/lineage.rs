@@ -105,6 +105,40 @@ fn identical_derived_and_unrelated_from_the_weights() {
 }
 
 #[test]
+fn a_requantized_copy_is_recognised_as_requantization() {
+    let node = Node::new();
+    let smol = smollm2();
+    node.json(&["import", smol.to_str().unwrap(), "--name", "smol:q4_1"]);
+    let work = tempfile::tempdir().unwrap();
+    let requantized = work.path().join("smollm2-q8_0.gguf");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/requantize_gguf.py");
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .arg(&smol)
+        .arg(&requantized)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.json(&[
+        "import",
+        requantized.to_str().unwrap(),
+        "--name",
+        "smol:q8_0",
+    ]);
+    // Found without --base: the F32 tensors were copied unchanged.
+    let report = node.json(&["lineage", "smol:q8_0"]);
+    let c = comparison(&report);
+    assert_eq!(c["base"], "smol:q4_1", "{report}");
+    assert_eq!(c["verdict"], "derived", "{report}");
+    assert_eq!(c["relation"], "requantization", "{report}");
+    assert!(c["mean_cosine"].as_f64().unwrap() > 0.999, "{c}");
+}
+
+#[test]
 fn lineage_of_a_model_with_no_relative_says_what_to_do() {
     let node = Node::new();
     let smol = smollm2();

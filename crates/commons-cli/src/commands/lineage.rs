@@ -95,7 +95,8 @@ struct Against {
     digest: String,
     /// Whether NAME's provenance record names this model as a base.
     claimed_base: bool,
-    /// `consistent`, `inconsistent` (claimed but unrelated) or `unclaimed` (derived but not claimed).
+    /// `consistent`, `inconsistent` (claimed but unrelated), `unclaimed` (derived
+    /// but not claimed), `not claimed` (unrelated, not claimed) or `same model`.
     claim: &'static str,
     #[serde(flatten)]
     comparison: Comparison,
@@ -168,6 +169,7 @@ pub fn run(ctx: &Ctx, args: LineageArgs) -> Result<()> {
         let comparison = lineage::compare(&own_facts, &own_weights, &base_facts, &base_weights);
         let claimed_base = claimed.iter().any(|c| c.digest == base.digest);
         let claim = match (claimed_base, comparison.verdict) {
+            _ if base.digest == entry.digest => "same model",
             (true, Verdict::Unrelated) => "inconsistent",
             (true, _) => "consistent",
             (false, Verdict::Unrelated) => "not claimed",
