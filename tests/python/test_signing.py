@@ -155,3 +155,30 @@ def test_another_key_fails_in_both_tools(model_folder, keys, commons_home, tmp_p
     untrusted = commons(commons_home, "verify-signature", str(model_folder))
     assert untrusted.returncode == 1
     assert "no trusted key" in untrusted.stderr and "trust.toml" in untrusted.stderr
+
+
+def test_stored_model_and_its_source_folder_share_signatures(model_folder, keys, commons_home, tmp_path):
+    """A publisher signs the folder; a node that imported it verifies the
+    signature against its stored blobs, and the node's signature of the stored
+    model verifies against the folder."""
+    private, public = keys
+    imported = commons(commons_home, "import", str(model_folder), "--name", "minilm:1", "--json")
+    assert imported.returncode == 0, imported.stderr
+
+    publisher_sig = tmp_path / "publisher.sig"
+    signed = model_signing(
+        "sign", "key", str(model_folder), "--private_key", str(private), "--signature", str(publisher_sig)
+    )
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    verified = commons(
+        commons_home, "verify-signature", "minilm:1", "--signature", str(publisher_sig), "--key", str(public)
+    )
+    assert verified.returncode == 0, verified.stderr
+
+    node_sig = tmp_path / "node.sig"
+    ours = commons(commons_home, "sign", "minilm:1", "--key", str(private), "--signature", str(node_sig))
+    assert ours.returncode == 0, ours.stderr
+    theirs = model_signing(
+        "verify", "key", str(model_folder), "--signature", str(node_sig), "--public_key", str(public)
+    )
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
