@@ -26,6 +26,7 @@ fn a_provenance_file_that_breaks_the_schema_is_refused_naming_the_field() {
     let err = stderr(&out);
     assert!(err.contains("datasets[0].role"), "{err}");
     assert!(err.contains("hint:"), "{err}");
+    insta::assert_snapshot!(err.replace(&node.home().display().to_string(), "[HOME]"));
     assert_eq!(node.model_count(), 0, "nothing is imported");
 
     let typo = write_json(&node, "typo.json", &serde_json::json!({"publsher": "x"}));
