@@ -84,7 +84,7 @@ info = [
 print(f"model      {os.path.basename(env.get('BENCH_MODEL', 'SmolLM2-135M-Instruct.Q4_1.gguf'))}")
 print(f"threads    {env.get('BENCH_THREADS_USED')} (both sides), slots {slots}, "
       f"context per slot {env.get('BENCH_CTX_USED')}")
-print(f"anchor     llama.cpp from llama-cpp-python {env.get('BENCH_ANCHOR_VERSION')} "
+print(f"anchor     llama.cpp {env.get('BENCH_ANCHOR_COMMIT', '?')} from llama-cpp-python {env.get('BENCH_ANCHOR_VERSION')} "
       f"[{env.get('BENCH_ANCHOR_FLAGS')}], llama-bench flash_attn={env.get('BENCH_LB_FA')} "
       f"n_ubatch={env.get('BENCH_LB_UB')}")
 if env.get("BENCH_HAVE_COMMONS") != "1":
