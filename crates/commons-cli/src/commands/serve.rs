@@ -58,7 +58,7 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
         println!("commons is serving on http://{addr}");
         println!("  Ollama API   http://{addr}/api");
         println!("  OpenAI API   http://{addr}/v1");
-        println!("Press Ctrl-C to stop. Set RUST_LOG=info to log every request.");
+        println!("Press Ctrl-C to stop. RUST_LOG=debug logs more detail.");
         tracing::info!(%addr, "listening");
         commons_server::serve(listener, state, async {
             let _ = tokio::signal::ctrl_c().await;
