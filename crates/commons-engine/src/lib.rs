@@ -68,6 +68,7 @@ pub mod sampling;
 pub mod scheduler;
 pub mod text_stream;
 pub mod tools;
+pub mod vector;
 
 pub use chat_template::{ChatMessage, ChatTemplate, FunctionCall, ToolCall};
 pub use engine::{Engine, LoadOptions, Model, ModelInfo, SpecialToken, SpecialTokens};
@@ -81,3 +82,4 @@ pub use request::{
 pub use sampling::{Mirostat, SamplingParams};
 pub use scheduler::{SchedulerConfig, SchedulerStats};
 pub use tools::{parse_tool_calls, ParsedOutput, ParsedToolCall};
+pub use vector::l2_normalised;

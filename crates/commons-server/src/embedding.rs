@@ -99,10 +99,7 @@ fn cut_to_fit(
 pub fn shorten(mut vector: Vec<f32>, dimensions: Option<usize>) -> Vec<f32> {
     if let Some(n) = dimensions.filter(|&n| n > 0 && n < vector.len()) {
         vector.truncate(n);
-        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 && norm.is_finite() {
-            vector.iter_mut().for_each(|x| *x /= norm);
-        }
+        return commons_engine::l2_normalised(vector);
     }
     vector
 }
