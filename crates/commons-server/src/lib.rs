@@ -55,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads)
         .merge(openai::router().layer(DefaultBodyLimit::max(json_limit)))
         .merge(tokenizer::router().layer(DefaultBodyLimit::max(json_limit)))
+        .merge(commons_registry::router(state.store().clone()))
+        .merge(commons_hub::router(state.store().clone()))
         .route("/", axum::routing::get(root))
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
