@@ -193,6 +193,14 @@ impl Drop for TmpFile {
     }
 }
 
+/// Moves a complete, fsynced, verified file to its blob path, durably.
+pub(crate) fn move_into_place(path: &Path, dest: &Path) -> Result<(), StoreError> {
+    let parent = dest.parent().unwrap_or(dest);
+    create_dir_durably(parent)?;
+    fs::rename(path, dest).io_context("move a verified blob into", dest)?;
+    sync_dir(parent)
+}
+
 /// Creates `dir` if needed and makes its entry durable in its parent.
 fn create_dir_durably(dir: &Path) -> Result<(), StoreError> {
     match fs::create_dir(dir) {

@@ -68,6 +68,20 @@ const MIGRATIONS: &[&str] = &[
         created_at      TEXT NOT NULL,
         PRIMARY KEY (manifest_digest, key_hint)
     ) WITHOUT ROWID;",
+    // 3: the registry. Manifests of any kind (OCI image manifests and indexes,
+    // Docker v2), stored as the exact bytes that were pushed; only ModelPack
+    // models are listed as models. Scoped access tokens, kept as hashes.
+    "ALTER TABLE manifests ADD COLUMN media_type TEXT NOT NULL
+        DEFAULT 'application/vnd.oci.image.manifest.v1+json';
+    ALTER TABLE manifests ADD COLUMN artifact_type TEXT;
+    ALTER TABLE manifests ADD COLUMN is_model INTEGER NOT NULL DEFAULT 1;
+    UPDATE manifests SET artifact_type = 'application/vnd.cncf.model.manifest.v1+json';
+    CREATE TABLE tokens (
+        name          TEXT PRIMARY KEY,
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        scopes        TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
@@ -252,7 +266,7 @@ pub(crate) fn entries_by_digest_prefix(
     let high = format!("{low}\u{10ffff}");
     let mut stmt = conn.prepare(&format!(
         "SELECT {ENTRY_COLUMNS} FROM tags t JOIN manifests m ON m.digest = t.manifest_digest
-         WHERE m.digest >= ?1 AND m.digest < ?2 ORDER BY t.name, t.tag"
+         WHERE m.digest >= ?1 AND m.digest < ?2 AND m.is_model = 1 ORDER BY t.name, t.tag"
     ))?;
     let rows = stmt.query_map(params![low, high], EntryRow::from_row)?;
     rows.collect()
@@ -261,20 +275,26 @@ pub(crate) fn entries_by_digest_prefix(
 pub(crate) fn all_entries(conn: &Connection) -> rusqlite::Result<Vec<EntryRow>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ENTRY_COLUMNS} FROM tags t JOIN manifests m ON m.digest = t.manifest_digest
-         ORDER BY t.name, t.tag"
+         WHERE m.is_model = 1 ORDER BY t.name, t.tag"
     ))?;
     let rows = stmt.query_map([], EntryRow::from_row)?;
     rows.collect()
 }
 
 pub(crate) fn tags_of_name(conn: &Connection, name: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT tag FROM tags WHERE name = ?1 ORDER BY tag")?;
+    let mut stmt = conn.prepare(
+        "SELECT t.tag FROM tags t JOIN manifests m ON m.digest = t.manifest_digest
+         WHERE t.name = ?1 AND m.is_model = 1 ORDER BY t.tag",
+    )?;
     let rows = stmt.query_map([name], |row| row.get(0))?;
     rows.collect()
 }
 
 pub(crate) fn all_references(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT name, tag FROM tags ORDER BY name, tag")?;
+    let mut stmt = conn.prepare(
+        "SELECT t.name, t.tag FROM tags t JOIN manifests m ON m.digest = t.manifest_digest
+         WHERE m.is_model = 1 ORDER BY t.name, t.tag",
+    )?;
     let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     rows.collect()
 }
@@ -292,11 +312,25 @@ pub(crate) fn upsert_manifest(
 ) -> rusqlite::Result<()> {
     let size = i64::try_from(manifest.layers_size()).unwrap_or(i64::MAX);
     let subject = manifest.subject.as_ref().map(|s| s.digest.to_string());
+    let artifact_type = manifest
+        .artifact_type
+        .as_deref()
+        .unwrap_or(manifest.config.media_type.as_str());
     tx.execute(
-        "INSERT INTO manifests (digest, manifest_json, size_bytes, metadata_json, subject, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(digest) DO UPDATE SET metadata_json = excluded.metadata_json",
-        params![digest.as_str(), manifest_json, size, metadata_json, subject, now],
+        "INSERT INTO manifests (digest, manifest_json, size_bytes, metadata_json, subject,
+                               created_at, media_type, artifact_type, is_model)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+         ON CONFLICT(digest) DO UPDATE SET metadata_json = excluded.metadata_json, is_model = 1",
+        params![
+            digest.as_str(),
+            manifest_json,
+            size,
+            metadata_json,
+            subject,
+            now,
+            manifest.media_type,
+            artifact_type
+        ],
     )?;
     {
         let mut insert_blob = tx.prepare(
@@ -345,12 +379,15 @@ pub(crate) fn set_tag(
     Ok(())
 }
 
-/// Deletes every manifest that no tag points at and that is no other
-/// manifest's referrer; cascades remove their blob lists and tensors.
+/// Deletes every manifest that no tag points at, that is not the referrer of a
+/// stored manifest and that no stored index lists; cascades remove their blob
+/// lists and tensors.
 pub(crate) fn delete_untagged_manifests(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
     tx.execute(
         "DELETE FROM manifests WHERE digest NOT IN (SELECT manifest_digest FROM tags)
-           AND (subject IS NULL OR subject NOT IN (SELECT digest FROM manifests))",
+           AND (subject IS NULL OR subject NOT IN (SELECT digest FROM manifests))
+           AND digest NOT IN (SELECT blob_digest FROM manifest_blobs
+                              WHERE manifest_digest != blob_digest)",
         [],
     )
 }

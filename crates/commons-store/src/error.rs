@@ -68,6 +68,26 @@ pub enum StoreError {
     #[error("blob {digest} is missing from the store (needed by {needed_by})")]
     MissingBlob { digest: Digest, needed_by: String },
 
+    /// A manifest that is needed (by an index, as a referrer's subject) is not stored.
+    #[error("manifest {digest} is not in the store (needed by {needed_by})")]
+    MissingManifest { digest: Digest, needed_by: String },
+
+    /// An upload id that this store did not hand out, or that finished or expired.
+    #[error("upload `{id}` is unknown: it finished, was cancelled or expired")]
+    UploadUnknown { id: String },
+
+    /// An append to an upload does not start where the upload ends.
+    #[error("upload `{id}` is {actual} bytes long, but the append starts at {expected}")]
+    UploadOffset {
+        id: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// An access token was refused.
+    #[error("{reason}")]
+    InvalidToken { reason: String },
+
     /// A blob's bytes do not hash to its name, or its size differs from what a descriptor says.
     #[error("blob {digest} is corrupt: {problem}")]
     CorruptBlob { digest: Digest, problem: String },
@@ -135,6 +155,9 @@ impl StoreError {
             StoreError::MissingBlob { .. } => Some(
                 "run `commons verify` to see which models are affected, then import or pull them again".into(),
             ),
+            StoreError::MissingManifest { .. } => {
+                Some("push or pull the manifests it refers to first".into())
+            }
             StoreError::CorruptBlob { .. } => Some(
                 "run `commons verify` to quarantine corrupt blobs, then import or pull the affected models again".into(),
             ),

@@ -33,6 +33,9 @@ impl Store {
     pub fn gc(&self) -> Result<GcReport, StoreError> {
         let mut report = GcReport::default();
         self.sweep_tmp(&mut report)?;
+        let (uploads, upload_bytes) = self.sweep_uploads()?;
+        report.removed_tmp += uploads;
+        report.freed_bytes += upload_bytes;
         match blobs::try_exclusive_writers_lock(&self.layout)? {
             Some(_exclusive) => self.sweep_blobs(&mut report)?,
             None => {

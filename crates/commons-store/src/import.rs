@@ -377,7 +377,7 @@ fn model_config(info: &ModelInfo, license: Option<&str>, files: &[ImportedFile])
     }
 }
 
-fn tensor_record(t: TensorDigest) -> TensorRecord {
+pub(crate) fn tensor_record(t: TensorDigest) -> TensorRecord {
     TensorRecord {
         name: t.name,
         dtype: t.dtype,

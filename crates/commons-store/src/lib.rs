@@ -7,7 +7,8 @@
 //!   blobs/corrupt/                  blobs that failed `verify`, never served again
 //!   tmp/                            staging files (same filesystem, locked while in use)
 //!   store.lock                      writers share it; gc takes it exclusively
-//!   catalog.db                      SQLite (WAL): manifests, tags, metadata, tensor digests
+//!   uploads/                        OCI blob uploads in progress (expire after a day)
+//!   catalog.db                      SQLite (WAL): manifests, tags, metadata, tensor digests, tokens
 //! ```
 //!
 //! A model is an OCI image manifest with CNCF ModelPack media types
@@ -33,8 +34,11 @@ pub mod import;
 pub mod manifest;
 mod records;
 pub mod reference;
+pub mod registry;
 mod store;
 mod time;
+mod tokens;
+mod uploads;
 mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -47,8 +51,11 @@ pub use gc::GcReport;
 pub use manifest::{Descriptor, Manifest};
 pub use records::{ProvenanceVersion, StoredSignature};
 pub use reference::{Reference, DEFAULT_TAG};
+pub use registry::StoredManifest;
 pub use store::{Store, MIN_DIGEST_PREFIX, READ_BLOB_LIMIT};
 pub use time::now_rfc3339;
+pub use tokens::{Scope, TokenInfo, TOKEN_PREFIX};
+pub use uploads::{UploadWriter, UPLOAD_EXPIRY};
 pub use verify::{BlobProblem, BlobProblemKind, VerifyReport};
 
 /// A blob in the store: its digest and size in bytes.

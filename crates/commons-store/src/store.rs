@@ -274,7 +274,12 @@ impl Store {
         }
     }
 
-    fn check_blob(&self, digest: Digest, size: u64, needed_by: &str) -> Result<(), StoreError> {
+    pub(crate) fn check_blob(
+        &self,
+        digest: Digest,
+        size: u64,
+        needed_by: &str,
+    ) -> Result<(), StoreError> {
         match fs::metadata(self.blob_path(&digest)) {
             Ok(meta) if meta.len() == size => Ok(()),
             Ok(meta) => Err(StoreError::CorruptBlob {
@@ -444,7 +449,7 @@ impl Store {
 
 /// Deletes untagged manifests until none is left (referrers of a deleted
 /// manifest become deletable only after it is gone).
-fn delete_orphan_manifests(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+pub(crate) fn delete_orphan_manifests(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     while catalog::delete_untagged_manifests(tx)? > 0 {}
     Ok(())
 }
@@ -555,7 +560,8 @@ mod tests {
                 catalog
                     .conn
                     .execute(
-                        "INSERT INTO manifests VALUES (?1, '{}', 0, '{}', NULL, 'now')",
+                        "INSERT INTO manifests (digest, manifest_json, size_bytes, metadata_json, created_at)
+                         VALUES (?1, '{}', 0, '{}', 'now')",
                         [&digest],
                     )
                     .unwrap();
