@@ -479,7 +479,8 @@ mod tests {
             catalog
                 .conn
                 .execute(
-                    "INSERT INTO manifests VALUES ('sha256:x', '{}', 0, '{}', NULL, 'now')",
+                    "INSERT INTO manifests (digest, manifest_json, size_bytes, metadata_json, created_at)
+                     VALUES ('sha256:x', '{}', 0, '{}', 'now')",
                     [],
                 )
                 .unwrap();
