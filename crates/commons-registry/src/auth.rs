@@ -425,8 +425,7 @@ async fn token_endpoint(auth: &Auth, request: Request) -> Response {
             Err(refusal) => return token_refusal(refusal),
         },
         _ => {
-            return OciError::unsupported("the token endpoint answers GET and POST")
-                .into_response()
+            return OciError::unsupported("the token endpoint answers GET and POST").into_response()
         }
     };
     let token = match secret {
@@ -533,7 +532,11 @@ mod tests {
             (Method::GET, "/api/tags", Access::Read),
             (Method::GET, "/api/models/org/m", Access::Read),
             (Method::POST, "/api/repos/create", push),
-            (Method::POST, "/api/models/org/m/paths-info/main", Access::Read),
+            (
+                Method::POST,
+                "/api/models/org/m/paths-info/main",
+                Access::Read,
+            ),
             (Method::POST, "/v1/chat/completions", Access::Read),
             (Method::POST, "/tokenize", Access::Read),
         ] {
@@ -589,7 +592,10 @@ mod tests {
         assert!(matches!(with("Bearer anonymous"), Ok(Credentials::None)));
         assert!(with("Digest x").is_err());
         assert!(with("Basic !!!").is_err());
-        assert!(matches!(credentials(&HeaderMap::new()), Ok(Credentials::None)));
+        assert!(matches!(
+            credentials(&HeaderMap::new()),
+            Ok(Credentials::None)
+        ));
     }
 
     #[test]

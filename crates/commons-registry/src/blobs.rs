@@ -47,7 +47,11 @@ pub async fn get(
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(unknown(digest)),
-        Err(e) => return Err(OciError::internal(format!("cannot open blob {digest}: {e}"))),
+        Err(e) => {
+            return Err(OciError::internal(format!(
+                "cannot open blob {digest}: {e}"
+            )))
+        }
     };
     let size = file
         .metadata()
@@ -76,9 +80,15 @@ pub async fn get(
             return Err(OciError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 Code::BlobUnknown,
-                format!("range {} is outside blob {digest} of {size} bytes", range_header.unwrap_or_default()),
+                format!(
+                    "range {} is outside blob {digest} of {size} bytes",
+                    range_header.unwrap_or_default()
+                ),
             )
-            .with_header(header::CONTENT_RANGE, header_value(&format!("bytes */{size}"))));
+            .with_header(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes */{size}")),
+            ));
         }
     };
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));

@@ -117,7 +117,11 @@ impl OciError {
                 "expected": expected.as_str(),
                 "actual": actual.as_str(),
             })),
-            StoreError::MissingBlob { digest, .. } | StoreError::MissingManifest { digest, .. } => {
+            // A blob whose size differs from its descriptor's (CorruptBlob from a
+            // manifest push) is, for that descriptor, a blob the node does not have.
+            StoreError::MissingBlob { digest, .. }
+            | StoreError::MissingManifest { digest, .. }
+            | StoreError::CorruptBlob { digest, .. } => {
                 OciError::new(StatusCode::BAD_REQUEST, Code::ManifestBlobUnknown, message)
                     .with_detail(json!({ "digest": digest.as_str() }))
             }
@@ -172,8 +176,7 @@ impl IntoResponse for OciError {
         if let Some(detail) = self.detail {
             entry["detail"] = detail;
         }
-        let mut response =
-            (self.status, axum::Json(json!({ "errors": [entry] }))).into_response();
+        let mut response = (self.status, axum::Json(json!({ "errors": [entry] }))).into_response();
         for (name, value) in self.headers {
             response.headers_mut().append(name, value);
         }
@@ -184,6 +187,29 @@ impl IntoResponse for OciError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_the_spec_identifiers() {
+        let all = [
+            (Code::BlobUnknown, "BLOB_UNKNOWN"),
+            (Code::BlobUploadInvalid, "BLOB_UPLOAD_INVALID"),
+            (Code::BlobUploadUnknown, "BLOB_UPLOAD_UNKNOWN"),
+            (Code::DigestInvalid, "DIGEST_INVALID"),
+            (Code::ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN"),
+            (Code::ManifestInvalid, "MANIFEST_INVALID"),
+            (Code::ManifestUnknown, "MANIFEST_UNKNOWN"),
+            (Code::NameInvalid, "NAME_INVALID"),
+            (Code::NameUnknown, "NAME_UNKNOWN"),
+            (Code::SizeInvalid, "SIZE_INVALID"),
+            (Code::Unauthorized, "UNAUTHORIZED"),
+            (Code::Denied, "DENIED"),
+            (Code::Unsupported, "UNSUPPORTED"),
+            (Code::TooManyRequests, "TOOMANYREQUESTS"),
+        ];
+        for (code, text) in all {
+            assert_eq!(code.as_str(), text);
+        }
+    }
 
     #[test]
     fn ranges_are_inclusive_and_empty_uploads_say_0_0() {

@@ -65,8 +65,14 @@ pub async fn get(
         .ok_or_else(|| unknown(name, reference))?;
     let headers = [
         (header::CONTENT_TYPE, header_value(&manifest.media_type)),
-        (DOCKER_CONTENT_DIGEST, header_value(manifest.digest.as_str())),
-        (header::ETAG, header_value(&format!("\"{}\"", manifest.digest))),
+        (
+            DOCKER_CONTENT_DIGEST,
+            header_value(manifest.digest.as_str()),
+        ),
+        (
+            header::ETAG,
+            header_value(&format!("\"{}\"", manifest.digest)),
+        ),
         (
             header::CONTENT_LENGTH,
             HeaderValue::from(manifest.bytes.len()),

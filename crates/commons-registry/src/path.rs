@@ -174,7 +174,10 @@ mod tests {
             ok("a/b/blobs/uploads/"),
             Route::UploadStart { name: "a/b".into() }
         );
-        assert_eq!(ok("a/blobs/uploads"), Route::UploadStart { name: "a".into() });
+        assert_eq!(
+            ok("a/blobs/uploads"),
+            Route::UploadStart { name: "a".into() }
+        );
         assert_eq!(
             ok("a/blobs/uploads/0123"),
             Route::Upload {

@@ -50,7 +50,10 @@ pub async fn list(registry: &Registry, subject: &Digest, uri: &Uri) -> Result<Re
         HeaderValue::from_static(MEDIA_TYPE_OCI_INDEX),
     );
     if filter.is_some() {
-        headers.insert(OCI_FILTERS_APPLIED, HeaderValue::from_static("artifactType"));
+        headers.insert(
+            OCI_FILTERS_APPLIED,
+            HeaderValue::from_static("artifactType"),
+        );
     }
     Ok(response)
 }

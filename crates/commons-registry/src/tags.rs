@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(third.next, None);
         assert_eq!(paginate(all.clone(), Some(0), None).items, list(&[]));
         assert_eq!(paginate(all.clone(), Some(0), None).next, None);
-        assert_eq!(paginate(all.clone(), None, Some("c")).items, list(&["d", "e"]));
+        assert_eq!(
+            paginate(all.clone(), None, Some("c")).items,
+            list(&["d", "e"])
+        );
         assert_eq!(paginate(all.clone(), Some(5), None).next, None);
         assert_eq!(paginate(all, None, Some("zz")).items, list(&[]));
     }

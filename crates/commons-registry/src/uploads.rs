@@ -45,7 +45,11 @@ fn query(uri: &Uri) -> Result<UploadQuery, OciError> {
 }
 
 /// `POST …/blobs/uploads/`.
-pub async fn start(registry: &Registry, name: &str, request: Request) -> Result<Response, OciError> {
+pub async fn start(
+    registry: &Registry,
+    name: &str,
+    request: Request,
+) -> Result<Response, OciError> {
     let query = query(request.uri())?;
     if let Some(mount) = &query.mount {
         let digest = parse_digest(mount)?;
@@ -337,5 +341,27 @@ impl Drop for UploadLock {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_to_the_same_upload_is_refused_until_the_first_is_done() {
+        let home = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(commons_store::Store::open(home.path()).unwrap());
+        let registry = Registry::new(store);
+        let first = registry.lock_upload("a").unwrap();
+        let second = registry.lock_upload("a").err().unwrap();
+        assert_eq!(
+            (second.status, second.code),
+            (StatusCode::CONFLICT, Code::BlobUploadInvalid)
+        );
+        let other = registry.lock_upload("b").unwrap();
+        drop(first);
+        let again = registry.lock_upload("a").unwrap();
+        drop((other, again));
     }
 }

@@ -67,7 +67,8 @@ impl Store {
     /// The number of bytes received so far by upload `id`.
     pub fn upload_size(&self, id: &str) -> Result<u64, StoreError> {
         let path = self.upload_path(id)?;
-        Ok(fs::metadata(&path).io_context("read upload", &path)?.len())
+        let meta = fs::metadata(&path).map_err(|e| upload_error(id, &path, e))?;
+        Ok(meta.len())
     }
 
     /// Opens upload `id` for appending. With `expected_offset`, the upload must
@@ -228,7 +229,11 @@ mod tests {
         assert_eq!(store.read_blob(&digest).unwrap(), b"hello world");
         assert!(matches!(
             store.upload_size(&id),
-            Err(StoreError::Io { .. } | StoreError::UploadUnknown { .. })
+            Err(StoreError::UploadUnknown { .. })
+        ));
+        assert!(matches!(
+            store.cancel_upload(&id),
+            Err(StoreError::UploadUnknown { .. })
         ));
     }
 
