@@ -66,10 +66,12 @@ impl Repo {
         if rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             // Tags of one manifest are the same commit; prefer what `main` shows.
             let matches = |e: &&ModelEntry| e.digest.hex().starts_with(rev);
-            return self
+            let by_commit = self
                 .main()
                 .filter(matches)
                 .or_else(|| self.tags.iter().find(matches));
+            // A tag may itself look like a commit sha.
+            return by_commit.or_else(|| self.tag(rev));
         }
         self.tag(rev)
     }
@@ -266,5 +268,87 @@ impl OidCache {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tag: &str, digest_hex: &str, created_at: &str) -> ModelEntry {
+        let blob = format!("sha256:{}", "0".repeat(64));
+        serde_json::from_value(serde_json::json!({
+            "name": "m",
+            "tag": tag,
+            "digest": format!("sha256:{digest_hex}"),
+            "size_bytes": 0,
+            "created_at": created_at,
+            "metadata": null,
+            "manifest": {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.cncf.model.config.v1+json", "digest": blob, "size": 0},
+                "layers": []
+            }
+        }))
+        .unwrap()
+    }
+
+    fn repo(tags: Vec<ModelEntry>) -> Repo {
+        Repo {
+            id: "m".into(),
+            tags,
+        }
+    }
+
+    #[test]
+    fn main_is_latest_then_a_main_tag_then_the_newest() {
+        let a = entry("a", &"a".repeat(64), "2026-01-02T00:00:00Z");
+        let b = entry("b", &"b".repeat(64), "2026-01-01T00:00:00Z");
+        let main = entry("main", &"c".repeat(64), "2025-01-01T00:00:00Z");
+        let latest = entry("latest", &"d".repeat(64), "2024-01-01T00:00:00Z");
+        let tag = |r: &Repo| r.main().map(|e| e.tag.clone());
+        assert_eq!(tag(&repo(vec![a.clone(), b.clone()])).as_deref(), Some("a"));
+        assert_eq!(
+            tag(&repo(vec![a.clone(), b.clone(), main.clone()])).as_deref(),
+            Some("main")
+        );
+        assert_eq!(
+            tag(&repo(vec![a, b, main, latest])).as_deref(),
+            Some("latest")
+        );
+        assert!(repo(vec![]).main().is_none());
+    }
+
+    #[test]
+    fn revisions_are_main_commit_shas_or_tags() {
+        let v1 = entry(
+            "v1",
+            &format!("{}{}", "1".repeat(40), "f".repeat(24)),
+            "2026-01-01T00:00:00Z",
+        );
+        let hexy = "2".repeat(40);
+        let hex_tag = entry(&hexy, &"3".repeat(64), "2026-01-01T00:00:00Z");
+        let latest = entry("latest", v1.digest.hex(), "2026-01-01T00:00:00Z");
+        let r = repo(vec![hex_tag, latest, v1]);
+        let tag = |rev: &str| r.revision(rev).map(|e| e.tag.clone());
+        assert_eq!(tag("main").as_deref(), Some("latest"));
+        // Two tags share the commit: the one `main` shows wins.
+        assert_eq!(tag(&"1".repeat(40)).as_deref(), Some("latest"));
+        assert_eq!(tag("v1").as_deref(), Some("v1"));
+        assert_eq!(tag(&hexy).as_deref(), Some(hexy.as_str()));
+        assert_eq!(tag(&"9".repeat(40)), None);
+        assert_eq!(tag("v2"), None);
+        assert_eq!(commit_sha(&r.tags[2]), "1".repeat(40));
+    }
+
+    #[test]
+    fn repo_ids_have_at_most_one_namespace() {
+        assert!(servable("smollm2"));
+        assert!(servable("org/name"));
+        assert!(!servable("a/b/c"));
+        assert!(!servable(""));
+        assert!(!servable("a%2Fb"));
+        assert!(!servable("../x"));
     }
 }
