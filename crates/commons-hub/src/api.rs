@@ -1,43 +1,39 @@
-//! `/api/models`: the model list, a repo's info at a revision, and its file tree,
-//! in the JSON `huggingface_hub` parses (`ModelInfo`, `RepoFile`, `RepoFolder`).
+//! `/api/models`: the model list and a repo's info at a revision in the JSON
+//! `huggingface_hub` parses (`ModelInfo`); file trees are in [`crate::tree`].
 
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use commons_formats::ModelFormat;
 use commons_store::import::ImportMetadata;
 use commons_store::{ModelEntry, Store};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
 use crate::error::HubError;
 use crate::repo::{self, Content, Repo, Revision};
-use crate::{blocking, card, git, path, Hub};
+use crate::{blocking, card, path, tree, Hub};
 
 /// Query parameters as sent, repeated keys included (`filter=a&filter=b`).
-type Params = Vec<(String, String)>;
-
-/// Entries per page of a tree listing, as on the Hub.
-const TREE_PAGE: usize = 1000;
+pub(crate) type Params = Vec<(String, String)>;
 
 /// A README larger than this is not read for its front matter.
 const MAX_CARD_BYTES: u64 = 1024 * 1024;
 
-fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
 }
 
-fn flag(params: &Params, key: &str) -> bool {
+pub(crate) fn flag(params: &Params, key: &str) -> bool {
     matches!(param(params, key), Some("true" | "True" | "1"))
 }
 
-fn number(params: &Params, key: &str) -> Result<Option<usize>, HubError> {
+pub(crate) fn number(params: &Params, key: &str) -> Result<Option<usize>, HubError> {
     param(params, key)
         .map(|v| {
             v.parse().map_err(|_| {
@@ -106,29 +102,7 @@ pub(crate) async fn model_routes(
             Ok(Json(info).into_response())
         }
         Route::Tree { repo, rev, path } => {
-            let recursive = flag(&params, "recursive");
-            let expand = flag(&params, "expand");
-            let cursor = number(&params, "cursor")?.unwrap_or(0);
-            let page = number(&params, "limit")?
-                .unwrap_or(TREE_PAGE)
-                .clamp(1, TREE_PAGE);
-            let entries = blocking(&hub, move |hub| {
-                tree(hub, &repo, &rev, &path, recursive, expand)
-            })
-            .await?;
-            let end = cursor.saturating_add(page).min(entries.len());
-            let body = entries
-                .get(cursor.min(end)..end)
-                .unwrap_or_default()
-                .to_vec();
-            let mut response = Json(body).into_response();
-            if end < entries.len() {
-                let next = next_page_url(&headers, &uri, &params, end);
-                if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-                    response.headers_mut().insert(header::LINK, value);
-                }
-            }
-            Ok(response)
+            tree::listing(hub, &uri, &headers, &params, repo, rev, path).await
         }
     }
 }
@@ -184,7 +158,7 @@ fn parse_route(rest: &str) -> Result<Route, HubError> {
 }
 
 /// Hub timestamps carry milliseconds (`…T12:00:00.000Z`); ours are to the second.
-fn hub_time(rfc3339: &str) -> String {
+pub(crate) fn hub_time(rfc3339: &str) -> String {
     match rfc3339.strip_suffix('Z') {
         Some(base) if !base.contains('.') => format!("{base}.000Z"),
         _ => rfc3339.to_string(),
@@ -303,106 +277,6 @@ fn card_data(store: &Store, revision: &Revision) -> Option<Value> {
         Content::Blob(digest) => std::fs::read(store.blob_path(digest)).ok()?,
     };
     card::front_matter(&String::from_utf8_lossy(&bytes))
-}
-
-/// The tree listing of `dir` (`""` = root): files and folders under it, every
-/// level when `recursive`, sorted by path.
-fn tree(
-    hub: &Hub,
-    id: &str,
-    rev: &str,
-    dir: &str,
-    recursive: bool,
-    expand: bool,
-) -> Result<Vec<Value>, HubError> {
-    let revision = repo::revision(&hub.store, id, rev)?;
-    let mut oids = Vec::with_capacity(revision.files.len());
-    for file in &revision.files {
-        oids.push(hub.oids.oid(&hub.store, file)?);
-    }
-    let trees = git::tree_oids(
-        revision
-            .files
-            .iter()
-            .map(|f| f.path.as_str())
-            .zip(oids.iter().map(String::as_str)),
-    );
-    if !trees.contains_key(dir) {
-        return Err(HubError::EntryNotFound {
-            path: dir.to_string(),
-            commit: revision.sha.clone(),
-        });
-    }
-    let prefix = if dir.is_empty() {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
-    let wanted = |path: &str| {
-        path.strip_prefix(&prefix)
-            .is_some_and(|rest| !rest.is_empty() && (recursive || !rest.contains('/')))
-    };
-    let last_commit = expand.then(|| {
-        json!({
-            "id": revision.sha,
-            "title": format!("{}:{}", revision.entry.name, revision.entry.tag),
-            "date": hub_time(&revision.entry.created_at),
-        })
-    });
-
-    let mut entries: Vec<(String, Value)> = Vec::new();
-    for (folder, oid) in trees.iter().filter(|(p, _)| wanted(p)) {
-        let mut entry = json!({ "type": "directory", "oid": oid, "size": 0, "path": folder });
-        if let Some(commit) = &last_commit {
-            entry["lastCommit"] = commit.clone();
-        }
-        entries.push((folder.clone(), entry));
-    }
-    for (file, oid) in revision
-        .files
-        .iter()
-        .zip(&oids)
-        .filter(|(f, _)| wanted(&f.path))
-    {
-        let mut entry = json!({ "type": "file", "oid": oid, "size": file.size, "path": file.path });
-        if let (Some(sha256), Some(pointer)) = (file.lfs_sha256(), file.lfs_pointer()) {
-            entry["lfs"] =
-                json!({ "oid": sha256, "size": file.size, "pointerSize": pointer.len() });
-        }
-        if let Some(commit) = &last_commit {
-            entry["lastCommit"] = commit.clone();
-        }
-        entries.push((file.path.clone(), entry));
-    }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(entries.into_iter().map(|(_, v)| v).collect())
-}
-
-/// The absolute URL of the next page (clients follow `Link` as is, so it must
-/// name this node): the same path and parameters with the cursor moved on.
-fn next_page_url(headers: &HeaderMap, uri: &Uri, params: &Params, cursor: usize) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|s| matches!(*s, "http" | "https"))
-        .unwrap_or("http");
-    let mut query: Vec<String> = params
-        .iter()
-        .filter(|(k, _)| k != "cursor")
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(k, NON_ALPHANUMERIC),
-                utf8_percent_encode(v, NON_ALPHANUMERIC)
-            )
-        })
-        .collect();
-    query.push(format!("cursor={cursor}"));
-    format!("{scheme}://{host}{}?{}", uri.path(), query.join("&"))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! - [`repo`] maps the catalog to repos: a model name is a repo, its tags are
 //!   revisions, the manifest digest gives the commit sha, the layers are the files;
 //! - [`card`] writes a model card for models that came without a README;
-//! - [`api`] answers `/api/models` (list, info, tree) in the Hub's JSON;
+//! - [`api`] answers `/api/models` (list, info) and [`tree`] file listings in the Hub's JSON;
 //! - [`resolve`] serves file bytes with the headers the client's cache relies on;
 //! - [`git`] computes the git object ids the Hub reports, [`path`] decodes and
 //!   checks raw request paths, [`range`] reads `Range`, [`error`] shapes errors.
@@ -21,6 +21,7 @@ mod path;
 mod range;
 mod repo;
 mod resolve;
+mod tree;
 
 use std::sync::Arc;
 
