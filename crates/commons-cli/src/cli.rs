@@ -46,6 +46,9 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the Ollama (/api) and OpenAI (/v1) APIs on one port.
     Serve(ServeArgs),
+    /// Create, list and revoke the tokens clients need to push to (or read from) this node.
+    #[command(subcommand)]
+    Token(crate::commands::token::TokenCommand),
     /// Show and edit a model's provenance record (every change is kept as a new version).
     #[command(subcommand)]
     Provenance(crate::commands::provenance::ProvenanceCommand),
@@ -151,4 +154,10 @@ pub struct ServeArgs {
     /// CPU threads for decoding (0 = every core).
     #[arg(long, default_value_t = 0)]
     pub threads: u32,
+    /// Refuse reads (pulls, listings, inference) without a token; any scope reads.
+    #[arg(long)]
+    pub no_anonymous_reads: bool,
+    /// Writes need a token even while no token with push/delete exists yet.
+    #[arg(long)]
+    pub require_auth: bool,
 }

@@ -4,7 +4,12 @@
 //! - the Ollama API under `/api` ([`ollama`]): generate, chat, embed, the model catalog,
 //!   blob upload and create;
 //! - the OpenAI API under `/v1` ([`openai`]) plus the tokenizer endpoints `/tokenize`,
-//!   `/detokenize` and `/tokenizer_info` ([`tokenizer`]) that lm-eval and vLLM clients use.
+//!   `/detokenize` and `/tokenizer_info` ([`tokenizer`]) that lm-eval and vLLM clients use;
+//! - the OCI distribution API under `/v2` (`commons_registry`) and the Hub read API.
+//!
+//! Every route sits behind `commons_registry::auth`: reads are open unless the
+//! [`AuthPolicy`] turns anonymous reads off; writes need a token once the node has one
+//! with `push` or `delete` (or always, with `require_auth`).
 //!
 //! Models are resolved in the store by `name`, `name:tag` or digest ([`state`]) and loaded
 //! through `commons-engine`'s `ModelManager` on first use. Every handler returns errors in the
@@ -32,6 +37,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+pub use commons_registry::AuthPolicy;
 pub use state::{AppState, Limits};
 
 /// Why the server could not start or stopped with an error.
@@ -47,9 +53,12 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// The whole application: both APIs, the tokenizer routes, request logging.
+/// The whole application: every API, behind token auth (the node's
+/// [`AuthPolicy`], applied to all routes alike), with request logging.
 pub fn app(state: AppState) -> Router {
     let json_limit = state.limits().max_json_bytes;
+    let auth =
+        commons_registry::auth::Auth::new(state.store().clone(), state.auth_policy().clone());
     let uploads = ollama::router().layer(DefaultBodyLimit::max(json_limit));
     Router::new()
         .merge(uploads)
@@ -59,6 +68,10 @@ pub fn app(state: AppState) -> Router {
         .merge(commons_hub::router(state.store().clone()))
         .route("/", axum::routing::get(root))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            auth,
+            commons_registry::auth::middleware,
+        ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use commons_engine::{ManagerConfig, ModelLease, ModelManager};
 use commons_formats::ModelFormat;
+use commons_registry::AuthPolicy;
 use commons_store::import::ImportMetadata;
 use commons_store::{ModelEntry, Store};
 
@@ -22,6 +23,8 @@ struct Inner {
     store: Arc<Store>,
     models: ModelManager,
     limits: Limits,
+    /// Who may read and write (see `commons_registry::auth`).
+    auth: AuthPolicy,
     /// Manifest digest → the name it was last requested by, for `/api/ps`.
     display_names: Mutex<HashMap<String, String>>,
 }
@@ -70,7 +73,18 @@ impl ResolvedModel {
 }
 
 impl AppState {
+    /// State with the default auth policy: anonymous reads, and anonymous writes
+    /// until the node has a token with `push` or `delete`.
     pub fn new(store: Arc<Store>, manager: ManagerConfig, limits: Limits) -> Self {
+        Self::with_auth(store, manager, limits, AuthPolicy::default())
+    }
+
+    pub fn with_auth(
+        store: Arc<Store>,
+        manager: ManagerConfig,
+        limits: Limits,
+        auth: AuthPolicy,
+    ) -> Self {
         let models = ModelManager::new(Arc::new(commons_engine::LlamaEngine::new()), manager);
         models.start_reaper(Duration::from_secs(5));
         Self {
@@ -78,6 +92,7 @@ impl AppState {
                 store,
                 models,
                 limits,
+                auth,
                 display_names: Mutex::new(HashMap::new()),
             }),
         }
@@ -93,6 +108,10 @@ impl AppState {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    pub fn auth_policy(&self) -> &AuthPolicy {
+        &self.inner.auth
     }
 
     /// The name a client last used for a loaded model (its digest if none).

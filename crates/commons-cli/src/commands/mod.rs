@@ -13,6 +13,7 @@ mod serve;
 mod show;
 pub mod sign;
 mod tag;
+pub mod token;
 mod verify;
 
 use anyhow::{Context, Result};
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gc => gc::run(&ctx),
         Command::Run(args) => run::run(&ctx, args),
         Command::Serve(args) => serve::run(ctx, args),
+        Command::Token(command) => token::run(&ctx, command),
         Command::Provenance(command) => provenance::run(&ctx, command),
         Command::License(command) => license::run(&ctx, command),
         Command::Lineage(args) => lineage::run(&ctx, args),

@@ -1,10 +1,10 @@
-//! `commons serve`: the Ollama and OpenAI APIs on one port.
+//! `commons serve`: every API of the node on one port, behind token auth.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use commons_engine::{LoadOptions, ManagerConfig, SchedulerConfig};
-use commons_server::{AppState, Limits};
+use commons_server::{AppState, AuthPolicy, Limits};
 
 use super::Ctx;
 use crate::cli::ServeArgs;
@@ -43,6 +43,11 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
         .thread_name("commons-http")
         .build()
         .context("cannot start the async runtime")?;
+    let auth = AuthPolicy {
+        anonymous_reads: !args.no_anonymous_reads,
+        require_auth: args.require_auth,
+    };
+    let access = access_summary(&ctx.store, &auth)?;
     let store = Arc::new(ctx.store);
     runtime.block_on(async move {
         let listener = commons_server::bind(&args.addr).await.map_err(|e| {
@@ -54,10 +59,13 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
         let addr = listener
             .local_addr()
             .context("cannot read the listening address")?;
-        let state = AppState::new(store, manager, limits);
+        let state = AppState::with_auth(store, manager, limits, auth);
         println!("commons is serving on http://{addr}");
         println!("  Ollama API   http://{addr}/api");
         println!("  OpenAI API   http://{addr}/v1");
+        println!("  OCI registry http://{addr}/v2");
+        println!("  Hub API      http://{addr}/api/models");
+        println!("{access}");
         println!("Press Ctrl-C to stop. RUST_LOG=debug logs more detail.");
         tracing::info!(%addr, "listening");
         commons_server::serve(listener, state, async {
@@ -66,4 +74,27 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
         .await
         .context("the server stopped with an error")
     })
+}
+
+/// One line on who may read and write, so an open node never surprises its owner.
+fn access_summary(store: &commons_store::Store, auth: &AuthPolicy) -> Result<String> {
+    use commons_store::Scope;
+    let tokens = store.tokens().context("cannot read the node's tokens")?;
+    let writers = tokens
+        .iter()
+        .filter(|t| t.allows(Scope::Push) || t.allows(Scope::Delete))
+        .count();
+    let reads = if auth.anonymous_reads {
+        "reads are open to anyone"
+    } else {
+        "reads need a token"
+    };
+    let writes = if auth.require_auth || writers > 0 {
+        "writes need a token with push/delete".to_string()
+    } else {
+        "writes are open to anyone until a token exists \
+         (`commons token create NAME --scope push`)"
+            .to_string()
+    };
+    Ok(format!("Access: {reads}; {writes}."))
 }
