@@ -2,7 +2,8 @@
 official `huggingface_hub` client pointed at a commons node through HF_ENDPOINT.
 
 A module-scoped node of its own holds two real models: all-MiniLM-L6-v2 imported
-from its folder (`minilm`) and the SmolLM2 GGUF (`smollm2`), so the request log
+from its folder (`minilm`) and the SmolLM2 GGUF (`smollm2`, also tagged
+`community/smollm2:q4`), so the request log
 counted below contains only this module's traffic. Downloads run the client in
 a subprocess with HF_ENDPOINT set, exactly as a user would.
 """
@@ -51,6 +52,15 @@ def hub(tmp_path_factory, log_dir):
     home = tmp_path_factory.mktemp("hub-home")
     commons_import(home, minilm_folder(), "minilm")
     commons_import(home, model_file(), "smollm2")
+    # The same model under a namespaced id, the usual `org/name` shape of a Hub repo.
+    tagged = subprocess.run(
+        [str(commons_bin()), "tag", "smollm2", "community/smollm2:q4"],
+        env=dict(os.environ, COMMONS_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert tagged.returncode == 0, tagged.stderr
     server = launch(home, log_dir)
     yield server
     server.stop()
@@ -160,6 +170,21 @@ def test_gguf_downloads_are_byte_identical_with_a_generated_card(hub, tmp_path):
     assert again.content == files["README.md"].read_bytes()
 
 
+def test_namespaced_repo_without_latest_tag(hub, tmp_path):
+    # `main` of a name without `latest` is its newest tag; the tag itself is a revision too.
+    for revision in (None, "q4"):
+        kwargs = dict(repo_id="community/smollm2", filename=GGUF_NAME)
+        if revision:
+            kwargs["revision"] = revision
+        result = hf(hub, tmp_path, "file", **kwargs)
+        assert "path" in result, result
+        assert sha256(Path(result["path"])) == sha256(model_file())
+    info = requests.get(f"{hub.url}/api/models/community/smollm2", timeout=10).json()
+    assert info["author"] == "community"
+    same = requests.get(f"{hub.url}/api/models/smollm2", timeout=10).json()
+    assert info["sha"] == same["sha"], "one manifest, one commit"
+
+
 def test_second_download_uses_the_cache(hub, tmp_path):
     weights = r"/smollm2/resolve/[0-9a-f]{40}/" + re.escape(GGUF_NAME) + "|/smollm2/resolve/main/" + re.escape(GGUF_NAME)
     first = hf(hub, tmp_path, "file", repo_id="smollm2", filename=GGUF_NAME)
@@ -183,9 +208,10 @@ def test_model_info_list_and_tree_through_the_client(hub):
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=hub.url)
-    assert [m.id for m in api.list_models()] == ["minilm", "smollm2"]
-    assert [m.id for m in api.list_models(search="smol")] == ["smollm2"]
-    assert [m.id for m in api.list_models(limit=1)] == ["minilm"]
+    assert [m.id for m in api.list_models()] == ["community/smollm2", "minilm", "smollm2"]
+    assert [m.id for m in api.list_models(search="MINI")] == ["minilm"]
+    assert [m.id for m in api.list_models(author="community")] == ["community/smollm2"]
+    assert [m.id for m in api.list_models(limit=1)] == ["community/smollm2"]
 
     info = api.model_info("smollm2", files_metadata=True)
     assert re.fullmatch(r"[0-9a-f]{40}", info.sha)
