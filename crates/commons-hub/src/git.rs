@@ -10,6 +10,8 @@ use sha1::{Digest as _, Sha1};
 
 /// The Git LFS pointer that stands for a file of `size` bytes with this sha256
 /// (git-lfs spec v1: three `key value` lines in this order, then a newline).
+/// The `version` line is the spec's fixed identifier, never contacted; it must
+/// be byte-exact because the pointer's git id and size are what clients see.
 pub(crate) fn lfs_pointer(sha256_hex: &str, size: u64) -> String {
     format!("version https://git-lfs.github.com/spec/v1\noid sha256:{sha256_hex}\nsize {size}\n")
 }
