@@ -61,6 +61,13 @@ pub enum Command {
     Sign(crate::commands::sign::SignArgs),
     /// Verify a model-signing signature against the model's bytes.
     VerifySignature(crate::commands::sign::VerifySignatureArgs),
+    /// Pull a model (with its signatures and provenance) from a registry, a commons node or a hub.
+    Pull(crate::commands::pull::PullArgs),
+    /// Push a model and its referrers to an OCI registry or a commons node.
+    Push(crate::commands::pull::PushArgs),
+    /// Configure the mirrors a pull falls back to.
+    #[command(subcommand)]
+    Mirror(crate::commands::mirror::MirrorCommand),
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,9 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<Hinted>() {
             return Some(e.hint.clone());
         }
+        if let Some(e) = cause.downcast_ref::<commons_distribution::DistributionError>() {
+            return e.hint();
+        }
         if let Some(e) = cause.downcast_ref::<commons_store::StoreError>() {
             return e.hint();
         }

@@ -92,6 +92,17 @@ impl DistributionError {
             DistributionError::BadContent { .. } => Some(
                 "nothing from that source was kept; pull again from another source or mirror".into(),
             ),
+            DistributionError::AllSourcesFailed { failures, .. } => Some(
+                if failures.iter().any(|f| f.contains("served bad bytes")) {
+                    "nothing unverified was kept; pull from another source, or add a good one with `commons mirror add URL`"
+                } else {
+                    "check the location (repository and tag) and that the source is up, or add a mirror with `commons mirror add URL`"
+                }
+                .into(),
+            ),
+            DistributionError::Remote { status: 404, .. } => {
+                Some("check the repository, tag or revision; `commons list` on the source node shows what it has".into())
+            }
             DistributionError::NoSource { .. } => Some(
                 "pull from a URL (oci://…, http://…, hf://…) or configure one with `commons mirror add URL`".into(),
             ),

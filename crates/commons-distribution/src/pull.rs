@@ -115,6 +115,10 @@ pub fn pull_oci(
     progress.started(total, blobs.len());
     let fetched = fetch_all(store, &blobs, &source_refs, progress)?;
 
+    let mut bad_sources = fetched.2;
+    bad_sources.sort();
+    bad_sources.dedup();
+
     // 3. The manifest itself: the model becomes visible in one transaction.
     let stored = store.put_manifest(&local.name, Some(&local.tag), &manifest.bytes)?;
 
@@ -138,7 +142,7 @@ pub fn pull_oci(
         bytes_total: total,
         bytes_downloaded: fetched.0,
         resumed: fetched.1,
-        bad_sources: fetched.2,
+        bad_sources,
         referrers,
         skipped_sources: skipped,
     })

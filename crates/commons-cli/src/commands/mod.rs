@@ -6,7 +6,9 @@ mod import;
 pub mod license;
 pub mod lineage;
 mod list;
+pub mod mirror;
 pub mod provenance;
+pub mod pull;
 mod rm;
 mod run;
 mod serve;
@@ -51,5 +53,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lineage(args) => lineage::run(&ctx, args),
         Command::Sign(args) => sign::sign(&ctx, args),
         Command::VerifySignature(args) => sign::verify(&ctx, args),
+        Command::Pull(args) => pull::pull(&ctx, args),
+        Command::Push(args) => pull::push(&ctx, args),
+        Command::Mirror(command) => mirror::run(&ctx, command),
     }
 }

@@ -4,7 +4,8 @@
 //! A stored model is signed as the folder it was imported from would be:
 //! one resource per file, named by its path in the model. Its signature is
 //! kept in the catalog beside the manifest (it does not change the model's
-//! identity) and written to `--signature` when given. Verification re-hashes
+//! identity), attached to the model as an OCI referrer (so `commons push`
+//! carries it to any registry), and written to `--signature` when given. Verification re-hashes
 //! the bytes — the stored blobs or the files on disk — so it checks the
 //! weights themselves, not a record of them.
 
@@ -144,6 +145,8 @@ pub fn sign(ctx: &Ctx, args: SignArgs) -> Result<()> {
             ctx.store
                 .put_signature(&entry.digest, &hint, &bundle)
                 .with_context(|| format!("cannot keep the signature of {}", entry.reference()))?;
+            commons_distribution::attachments::attach_catalog_records(&ctx.store, &entry)
+                .with_context(|| format!("cannot attach the signature to {}", entry.reference()))?;
             if let Some(out) = &args.signature {
                 write_signature(out, &bundle)?;
             }
@@ -163,7 +166,7 @@ pub fn sign(ctx: &Ctx, args: SignArgs) -> Result<()> {
     if let Some(out) = written {
         println!("  signature   {}", out.display());
     } else {
-        println!("  signature   kept in the catalog");
+        println!("  signature   kept in the catalog and attached as a referrer");
     }
     if let Some(public) = public_key_path {
         println!("  public key  {}", public.display());
