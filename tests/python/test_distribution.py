@@ -89,6 +89,7 @@ def source_home(tmp_path_factory, registry) -> Path:
     commons(home, "sign", MODEL)
     report = commons_json(home, "push", MODEL, f"oci://{registry}/models/smollm2:q4")
     assert report["blobs_uploaded"] == 2
+    assert report["referrers"] == 2
     # docker-registry 2.8 has no referrers API: the fallback tag carries them.
     assert report["referrers_fallback"] is True
     assert report["referrers"] == 2  # the provenance record and the signature
@@ -277,3 +278,55 @@ def test_bad_locations_and_missing_models_fail_clearly(tmp_path, registry):
     result = commons(tmp_path, "pull", "smollm2", check=False)
     assert result.returncode == 1 and "no mirror is configured" in result.stderr
     assert commons_json(tmp_path, "list") == []
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A commons node (`commons serve`) with SmolLM2 imported as `smollm2:latest`."""
+    from conftest import launch
+
+    home = tmp_path_factory.mktemp("node-a")
+    commons(home, "import", str(model_file()), "--name", "smollm2")
+    server = launch(home, tmp_path_factory.mktemp("node-a-logs"))
+    yield server
+    server.stop()
+
+
+def test_node_b_pulls_from_node_a_over_oci(tmp_path, node):
+    source = commons_json(node.home, "show", "smollm2")
+    host = node.url.removeprefix("http://")
+    report = commons_json(tmp_path, "pull", f"http://{host}/smollm2:latest")
+    assert report["digest"] == source["digest"]
+    assert report["referrers"] >= 1  # the provenance record made at import
+    pulled = commons_json(tmp_path, "show", "smollm2")
+    assert pulled["digest"] == source["digest"]
+    commons(tmp_path, "verify")
+
+
+def test_node_b_pulls_from_node_a_over_the_hub_api(tmp_path, node):
+    source = commons_json(node.home, "show", "smollm2")
+    report = commons_json(tmp_path, "pull", "hf://smollm2", "--endpoint", node.url)
+    assert report["reference"] == "smollm2:latest"
+    assert report["commit"] == source["digest"].split(":")[1][:40]
+    # The hub serves the GGUF (plus a generated card); imported again it is the same model.
+    assert report["digest"] == source["digest"]
+    result = commons(tmp_path, "pull", "hf://nothing-here", "--endpoint", node.url, check=False)
+    assert result.returncode == 1 and "404" in result.stderr
+
+
+def test_pushing_to_a_node_with_tokens_needs_one_with_push_scope(tmp_path, node, source_home):
+    host = node.url.removeprefix("http://")
+    secret = commons_json(node.home, "token", "create", "ci", "--scope", "push")["token"]
+    try:
+        refused = commons(source_home, "push", MODEL, f"http://{host}/pushed:q4", check=False)
+        assert refused.returncode == 1
+        assert "token" in refused.stderr and "hint:" in refused.stderr
+        assert "pushed" not in [m["name"] for m in commons_json(node.home, "list")]
+
+        report = commons_json(source_home, "push", MODEL, f"http://{host}/pushed:q4", "--token", secret)
+        assert report["referrers"] == 2
+        assert report["referrers_fallback"] is False  # a node indexes referrers itself
+        listed = {f"{m['name']}:{m['tag']}": m["digest"] for m in commons_json(node.home, "list")}
+        assert listed["pushed:q4"] == commons_json(source_home, "show", MODEL)["digest"]
+    finally:
+        commons(node.home, "token", "revoke", "ci")

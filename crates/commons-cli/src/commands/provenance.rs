@@ -145,9 +145,13 @@ pub fn save_if_changed(
     if let Some(version) = current.version.filter(|_| current.record == *record) {
         return Ok(version);
     }
-    store
+    let version = store
         .add_provenance(&entry.digest, &record.to_json(), change)
-        .with_context(|| format!("cannot store the provenance of {}", entry.reference()))
+        .with_context(|| format!("cannot store the provenance of {}", entry.reference()))?;
+    // As a referrer too, so the record travels with the model through registries.
+    commons_distribution::attachments::attach_catalog_records(store, entry)
+        .with_context(|| format!("cannot attach the provenance of {}", entry.reference()))?;
+    Ok(version)
 }
 
 #[derive(Serialize)]
