@@ -69,7 +69,7 @@ impl Default for AuthPolicy {
 /// What a request needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// Nothing (the token endpoint itself).
+    /// Nothing: the token endpoint itself, and version probes.
     Public,
     /// `GET /v2/`: open only when nothing on the node needs a token, so that
     /// clients learn about the challenge before their first push.
@@ -100,7 +100,9 @@ pub fn required_access(method: &Method, path: &str) -> Access {
             Access::Write(Scope::Push)
         }
     };
-    if path == "/v2/token" {
+    // The token endpoint checks credentials itself; version probes say nothing
+    // about the store and are what clients (and health checks) try first.
+    if matches!(path, "/v2/token" | "/api/version" | "/") {
         return Access::Public;
     }
     if path == "/v2" || path == "/v2/" {
@@ -172,6 +174,9 @@ impl Auth {
 
     /// Decides whether a request needing `access` may go on.
     async fn authorize(&self, headers: &HeaderMap, access: Access) -> Result<(), Refusal> {
+        if access == Access::Public {
+            return Ok(());
+        }
         let token = self.token_of(headers).await?;
         match (access, token) {
             (Access::Public, _) => Ok(()),
@@ -514,6 +519,8 @@ mod tests {
         let delete = Access::Write(Scope::Delete);
         for (method, path, want) in [
             (Method::GET, "/v2/token", Access::Public),
+            (Method::GET, "/api/version", Access::Public),
+            (Method::GET, "/", Access::Public),
             (Method::GET, "/v2/", Access::Ping),
             (Method::GET, "/v2/m/manifests/latest", Access::Read),
             (Method::HEAD, "/v2/m/blobs/sha256:00", Access::Read),
