@@ -149,8 +149,9 @@ def test_oras_pushes_and_pulls_a_file_artifact(server, tmp_path, cleanup, monkey
     note = tmp_path / "note.txt"
     note.write_text("provenance travels with the model\n")
     client = oras.client.OrasClient(hostname=host(server), insecure=True)
-    monkeypatch.chdir(tmp_path)  # oras names layers by their path relative to here
-    response = client.push(target=f"{host(server)}/notes:v1", files=["note.txt"])
+    with monkeypatch.context() as m:
+        m.chdir(tmp_path)  # oras names layers by their path relative to here
+        response = client.push(target=f"{host(server)}/notes:v1", files=["note.txt"])
     assert response.status_code == 201
     assert client.get_tags(f"{host(server)}/notes") == ["v1"]
     out = client.pull(target=f"{host(server)}/notes:v1", outdir=str(tmp_path / "out"))
@@ -255,8 +256,9 @@ def test_a_push_token_makes_pushes_need_it(guarded_home, layout, log_dir, monkey
         client.auth.set_basic_auth("anyone", token)
         note = home / "note.txt"
         note.write_text("signed off\n")
-        monkeypatch.chdir(home)
-        assert client.push(target=f"{host(node)}/notes:v1", files=["note.txt"]).status_code == 201
+        with monkeypatch.context() as m:
+            m.chdir(home)
+            assert client.push(target=f"{host(node)}/notes:v1", files=["note.txt"]).status_code == 201
 
         # Revoked, the token stops working at once (another push token keeps the node guarded).
         commons(home, "token", "create", "other", "--scope", "push")
