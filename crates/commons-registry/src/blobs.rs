@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::error::{Code, OciError};
-use crate::manifests::header_value;
+use crate::header_value;
 use crate::range::{self, Requested};
 use crate::{Registry, DOCKER_CONTENT_DIGEST};
 

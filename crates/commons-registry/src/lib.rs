@@ -30,7 +30,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -149,6 +149,12 @@ async fn dispatch(State(registry): State<Registry>, request: Request) -> Respons
         ))),
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Header values from strings the store validated (digests, media types);
+/// anything unprintable becomes an empty value rather than a panic.
+pub(crate) fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// `GET /v2/`: "this is a distribution API", with an empty JSON object as the

@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::error::{Code, OciError};
+use crate::header_value;
 use crate::path::{is_digest_reference, is_valid_tag, parse_digest};
 use crate::{Registry, DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 
@@ -196,10 +197,4 @@ async fn read_limited(body: Body) -> Result<bytes::Bytes, OciError> {
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes.freeze())
-}
-
-/// Header values from strings the store validated (digests, media types);
-/// anything unprintable becomes an empty value rather than a panic.
-pub(crate) fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{Code, OciError};
-use crate::manifests::header_value;
+use crate::header_value;
 use crate::Registry;
 
 /// The most entries one page holds, whatever `n` asks for; a `Link` follows.

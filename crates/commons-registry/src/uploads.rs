@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::{range_value, Code, OciError};
-use crate::manifests::header_value;
+use crate::header_value;
 use crate::path::{check_name, parse_digest};
 use crate::range::content_range;
 use crate::{blobs, Registry, DOCKER_CONTENT_DIGEST, DOCKER_UPLOAD_UUID};
