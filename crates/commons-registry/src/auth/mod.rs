@@ -20,9 +20,9 @@
 //! Use it as a middleware in front of all routes: [`protect`], or
 //! `axum::middleware::from_fn_with_state(Auth::new(store, policy), middleware)`.
 //!
-//! - [`credentials`] reads `Authorization` (Bearer or Basic);
-//! - [`refusal`] renders a refusal in the shape of the API it is for, with the challenge;
-//! - [`token`] answers `/v2/token`.
+//! - `credentials` reads `Authorization` (Bearer or Basic);
+//! - `refusal` renders a refusal in the shape of the API it is for, with the challenge;
+//! - `token` answers `/v2/token`.
 
 mod credentials;
 mod refusal;
