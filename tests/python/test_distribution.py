@@ -136,6 +136,7 @@ class Proxy:
         self.cut_after = cut_after
         self.blob_requests = 0
         self.cut_done = False
+        self.closed = False
         self.ranges: list[str] = []
         proxy = self
 
@@ -163,11 +164,14 @@ class Proxy:
                 self.end_headers()
                 if is_blob and proxy.mode == "corrupt" and len(body) > 100:
                     body = body[:50] + bytes([body[50] ^ 0xFF]) + body[51:]
-                if is_blob and proxy.mode == "cut" and not proxy.cut_done and len(body) > proxy.cut_after:
+                if is_blob and proxy.mode in ("cut", "die") and not proxy.cut_done and len(body) > proxy.cut_after:
                     proxy.cut_done = True
                     self.wfile.write(body[: proxy.cut_after])
                     self.wfile.flush()
                     self.close_connection = True
+                    if proxy.mode == "die":
+                        # The source is gone for good: nothing answers on its port any more.
+                        threading.Thread(target=proxy.close, daemon=True).start()
                     return
                 self.wfile.write(body)
 
@@ -189,7 +193,10 @@ class Proxy:
         return f"127.0.0.1:{self.port}"
 
     def close(self):
-        self.server.shutdown()
+        if not self.closed:
+            self.closed = True
+            self.server.shutdown()
+            self.server.server_close()
 
 
 def test_a_source_serving_corrupt_bytes_is_named_and_nothing_is_stored(tmp_path, registry, source_home):
@@ -230,6 +237,20 @@ def test_a_transfer_cut_mid_way_resumes_with_range(tmp_path, registry, source_ho
         flaky.close()
     assert report["resumed"] >= 1
     assert "bytes=10000000-" in flaky.ranges
+    assert report["digest"] == commons_json(source_home, "show", MODEL)["digest"]
+    commons(tmp_path, "verify")
+
+
+def test_a_source_killed_mid_transfer_is_resumed_from_the_next_source(tmp_path, registry, source_home):
+    dying = Proxy(registry, "die", cut_after=20_000_000)
+    try:
+        commons(tmp_path, "mirror", "add", f"oci://{registry}")
+        report = commons_json(tmp_path, "pull", f"oci://{dying.url}/models/smollm2:q4", "--name", MODEL)
+    finally:
+        dying.close()
+    assert dying.cut_done
+    assert report["resumed"] >= 1
+    assert report["source"].startswith(dying.url)  # the manifest came from the first source
     assert report["digest"] == commons_json(source_home, "show", MODEL)["digest"]
     commons(tmp_path, "verify")
 
