@@ -20,6 +20,7 @@ pub mod digest;
 pub mod error;
 pub mod prompt;
 pub mod runner;
+pub mod sandbox;
 pub mod scoring;
 pub mod stats;
 pub mod stored;
