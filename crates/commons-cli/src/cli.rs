@@ -68,6 +68,9 @@ pub enum Command {
     /// Configure the mirrors a pull falls back to.
     #[command(subcommand)]
     Mirror(crate::commands::mirror::MirrorCommand),
+    /// Evaluate models on suites; sign, verify, reproduce and compare the results.
+    #[command(subcommand)]
+    Eval(crate::commands::eval::EvalCommand),
 }
 
 #[derive(Debug, Args)]

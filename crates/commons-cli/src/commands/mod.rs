@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns parsed arguments into library calls
 //! and prints the outcome as text or `--json`.
 
+pub mod eval;
 mod gc;
 mod import;
 pub mod license;
@@ -56,5 +57,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pull(args) => pull::pull(&ctx, args),
         Command::Push(args) => pull::push(&ctx, args),
         Command::Mirror(command) => mirror::run(&ctx, command),
+        Command::Eval(command) => eval::run(&ctx, command),
     }
 }
