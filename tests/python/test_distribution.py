@@ -283,7 +283,7 @@ def test_two_concurrent_pulls_download_each_blob_once(tmp_path, registry, source
     reports = []
     for process in processes:
         out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err
+        assert process.returncode == 0, (out, err)
         reports.append(json.loads(out))
     total = reports[0]["bytes_total"]
     # Referrer blobs are small and may race; the model's blobs move once.

@@ -7,7 +7,6 @@ mod failure;
 mod home;
 mod output;
 mod progress;
-mod summary;
 
 use std::process::ExitCode;
 

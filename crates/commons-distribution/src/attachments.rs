@@ -19,16 +19,15 @@ pub const ARTIFACT_SIGNATURE: &str = "application/vnd.dev.sigstore.bundle.v0.3+j
 pub fn attach_catalog_records(store: &Store, entry: &ModelEntry) -> Result<usize> {
     let present = referrer_payloads(store, &entry.digest)?;
     let mut added = 0;
-    let mut attach = |artifact_type: &str, payload: Vec<u8>, note: (&str, String)| -> Result<()> {
+    let mut attach = |artifact_type: &str, payload: Vec<u8>, note: (&str, &str)| -> Result<()> {
         if present.contains(&Digest::of_bytes(&payload)) {
             return Ok(());
         }
+        // Nothing that varies (no time, no local version number): the same
+        // record or bundle always makes the same referrer manifest, so nodes
+        // and concurrent processes attaching it never duplicate it.
         let mut annotations = BTreeMap::new();
-        annotations.insert(note.0.to_string(), note.1);
-        annotations.insert(
-            "org.opencontainers.image.created".to_string(),
-            commons_store::now_rfc3339(),
-        );
+        annotations.insert(note.0.to_string(), note.1.to_string());
         store.attach_referrer(
             &entry.name,
             &entry.digest,
@@ -45,7 +44,7 @@ pub fn attach_catalog_records(store: &Store, entry: &ModelEntry) -> Result<usize
         attach(
             ARTIFACT_PROVENANCE,
             payload,
-            ("org.commons.provenance.version", latest.version.to_string()),
+            ("org.commons.provenance.schema", "commons.provenance.v1"),
         )?;
     }
     for signature in store.signatures(&entry.digest)? {
@@ -54,7 +53,7 @@ pub fn attach_catalog_records(store: &Store, entry: &ModelEntry) -> Result<usize
             signature.bundle_json.into_bytes(),
             (
                 "dev.sigstore.bundle.predicateType",
-                "https://model_signing/signature/v1.0".into(),
+                "https://model_signing/signature/v1.0",
             ),
         )?;
     }

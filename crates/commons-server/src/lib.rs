@@ -18,6 +18,7 @@
 //!
 //! The library never prints: it logs with `tracing`, and the CLI owns the terminal.
 
+pub mod commons_api;
 pub mod error;
 pub mod inference;
 pub mod json;
@@ -64,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads)
         .merge(openai::router().layer(DefaultBodyLimit::max(json_limit)))
         .merge(tokenizer::router().layer(DefaultBodyLimit::max(json_limit)))
+        .merge(commons_api::router())
         .merge(commons_registry::router(state.store().clone()))
         .merge(commons_hub::router(state.store().clone()))
         .route("/", axum::routing::get(root))

@@ -101,7 +101,24 @@ impl Catalog {
         }
     }
 
+    /// Opens the catalog, retrying while another process creates or migrates
+    /// it: SQLite answers "database is locked" at once, without waiting for
+    /// the busy timeout, when two connections switch a new file to WAL together.
     pub fn open(path: &Path) -> Result<Catalog, StoreError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            match Catalog::open_once(path) {
+                Err(StoreError::Catalog { source, .. })
+                    if crate::error::is_busy(&source) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Catalog, StoreError> {
         let err = |action| {
             move |source| StoreError::Catalog {
                 action,
@@ -468,6 +485,24 @@ pub(crate) fn manifests_sharing_tensors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_first_opens_of_a_new_catalog_all_succeed() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("catalog.db");
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                for _ in 0..8 {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let catalog = Catalog::open(&path).unwrap();
+                        assert_eq!(catalog.schema_version().unwrap(), SCHEMA_VERSION);
+                    });
+                }
+            });
+        }
+    }
 
     #[test]
     fn migrations_are_idempotent_and_keep_data() {

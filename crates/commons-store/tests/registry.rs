@@ -17,7 +17,10 @@ fn store_with_model(home: &std::path::Path) -> (Store, Digest) {
     let gguf = home.join("tiny.gguf");
     write_gguf(
         &gguf,
-        &[("general.architecture", "llama"), ("general.license", "mit")],
+        &[
+            ("general.architecture", "llama"),
+            ("general.license", "mit"),
+        ],
         0,
         &[("blk.0.w", 64), ("blk.1.w", 64)],
     );
@@ -53,7 +56,9 @@ fn a_model_pushed_as_bytes_elsewhere_keeps_its_digest_and_becomes_a_model() {
     let mut reformatted: serde_json::Value = serde_json::from_slice(&pushed.bytes).unwrap();
     reformatted["annotations"] = serde_json::json!({"org.opencontainers.image.licenses": "MIT"});
     let bytes = serde_json::to_vec_pretty(&reformatted).unwrap();
-    let stored = target.put_manifest("org/tiny", Some("copy"), &bytes).unwrap();
+    let stored = target
+        .put_manifest("org/tiny", Some("copy"), &bytes)
+        .unwrap();
     assert_eq!(stored.digest, Digest::of_bytes(&bytes));
     assert!(stored.is_model);
 
@@ -62,7 +67,10 @@ fn a_model_pushed_as_bytes_elsewhere_keeps_its_digest_and_becomes_a_model() {
     assert_eq!(entry.metadata["info"]["architecture"], "llama");
     assert_eq!(entry.metadata["license"], "MIT");
     assert_eq!(target.tensors(&entry.digest).unwrap().len(), 2);
-    assert_eq!(target.get_manifest("org/tiny", "copy").unwrap().bytes, bytes);
+    assert_eq!(
+        target.get_manifest("org/tiny", "copy").unwrap().bytes,
+        bytes
+    );
     assert_eq!(target.repositories().unwrap(), vec!["org/tiny".to_string()]);
     assert_eq!(target.repository_tags("org/tiny").unwrap(), vec!["copy"]);
 }
@@ -161,7 +169,11 @@ fn an_index_needs_its_children_and_keeps_them() {
         "manifests": [{"mediaType": MEDIA_TYPE_OCI_INDEX, "digest": Digest::of_bytes(b"x"), "size": 1}],
     });
     let err = store
-        .put_manifest("tiny", Some("index"), &serde_json::to_vec(&missing).unwrap())
+        .put_manifest(
+            "tiny",
+            Some("index"),
+            &serde_json::to_vec(&missing).unwrap(),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::MissingManifest { .. }), "{err}");
 

@@ -2,7 +2,7 @@ use anyhow::{Context, Result};
 
 use super::Ctx;
 use crate::output;
-use crate::summary::ModelSummary;
+use commons_catalog::ModelSummary;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let entries = ctx.store.list().context("cannot read the catalog")?;

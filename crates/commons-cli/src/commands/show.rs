@@ -3,15 +3,15 @@ use anyhow::{Context, Result};
 use super::Ctx;
 use crate::cli::ShowArgs;
 use crate::output::{human_bytes, human_count, print_json};
-use crate::summary::ModelDetails;
+use commons_catalog::ModelDetails;
 
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     let entry = ctx
         .store
         .resolve(&args.model)
         .with_context(|| format!("cannot show `{}`", args.model))?;
-    let record = super::provenance::current_record(&ctx.store, &entry)?.record;
-    let mut details = ModelDetails::from_entry(&entry, &record);
+    let mut details = ModelDetails::load(&ctx.store, &entry)
+        .with_context(|| format!("cannot read the catalog entry of `{}`", args.model))?;
     if args.tensors {
         let tensors = ctx
             .store
@@ -63,6 +63,21 @@ fn print_human(d: &ModelDetails) {
             ),
         ),
         ("openness", d.provenance.openness_class.to_string()),
+        (
+            "signatures",
+            match d.signatures.as_deref() {
+                Some([]) | None => "none".to_string(),
+                Some(sigs) => sigs
+                    .iter()
+                    .map(|s| format!("key {}", &s.key_hint[..s.key_hint.len().min(12)]))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        ),
+        (
+            "referrers",
+            d.referrers.as_ref().map_or(0, Vec::len).to_string(),
+        ),
     ];
     for (key, value) in rows {
         println!("  {key:<14} {value}");

@@ -1,11 +1,14 @@
-//! The views of a model that `list` and `show` print: one place decides which
-//! catalog facts make up the `--json` contract (DESIGN.md, "Command line").
+//! The views of a model that `list` and `show` print and the API serves: one
+//! place decides which catalog facts make up the `--json` contract (DESIGN.md,
+//! "Command line").
 
 use commons_formats::GeneralMetadata;
 use commons_provenance::{Completeness, Openness, ProvenanceRecord};
 use commons_store::import::{ImportMetadata, ImportedFile};
-use commons_store::ModelEntry;
+use commons_store::{ModelEntry, Store, StoreError};
 use serde::Serialize;
+
+use crate::record::current_record;
 
 /// One row of `commons list`.
 #[derive(Debug, Serialize)]
@@ -63,6 +66,33 @@ pub struct ModelDetails {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tensors: Option<Vec<commons_store::TensorRecord>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<Vec<SignatureSummary>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrers: Option<Vec<ReferrerSummary>>,
+}
+
+/// A model row with what a reader of the catalog wants at a glance: license,
+/// provenance completeness, openness class, signatures.
+#[derive(Debug, Serialize)]
+pub struct CatalogRow {
+    #[serde(flatten)]
+    pub summary: ModelSummary,
+    pub license: Option<String>,
+    pub provenance: ProvenanceSummary,
+    pub signatures: usize,
+}
+
+impl CatalogRow {
+    pub fn load(store: &Store, entry: &ModelEntry) -> Result<Self, StoreError> {
+        let record = current_record(store, entry)?.record;
+        Ok(Self {
+            summary: ModelSummary::from_entry(entry),
+            license: ImportMetadata::from_entry(entry).and_then(|m| m.license),
+            provenance: ProvenanceSummary::assess(&record),
+            signatures: store.signatures(&entry.digest)?.len(),
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -73,6 +103,34 @@ pub struct ProvenanceSummary {
     pub missing: Vec<&'static str>,
     /// Model Openness Framework class: `class I`..`class III`, or `unclassified`.
     pub openness_class: &'static str,
+}
+
+impl ProvenanceSummary {
+    pub fn assess(record: &ProvenanceRecord) -> Self {
+        let completeness = Completeness::assess(record);
+        Self {
+            completeness: completeness.score,
+            present: completeness.present,
+            missing: completeness.missing,
+            openness_class: Openness::assess(record).class_name(),
+        }
+    }
+}
+
+/// A signature kept for a model (the bundle itself is in the catalog and referrers).
+#[derive(Debug, Serialize)]
+pub struct SignatureSummary {
+    pub key_hint: String,
+    pub created_at: String,
+}
+
+/// An artifact attached to a model: provenance record, signature, attestation.
+#[derive(Debug, Serialize)]
+pub struct ReferrerSummary {
+    pub digest: String,
+    pub artifact_type: Option<String>,
+    pub size: u64,
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +159,6 @@ impl ModelDetails {
     pub fn from_entry(entry: &ModelEntry, record: &ProvenanceRecord) -> Self {
         let meta = ImportMetadata::from_entry(entry);
         let info = meta.as_ref().map(|m| &m.info);
-        let completeness = Completeness::assess(record);
         Self {
             name: entry.name.clone(),
             tag: entry.tag.clone(),
@@ -119,12 +176,7 @@ impl ModelDetails {
             license: meta.as_ref().and_then(|m| m.license.clone()),
             chat_template: info.is_some_and(|i| i.chat_template.is_some()),
             tokenizer: info.and_then(|i| i.tokenizer.clone()),
-            provenance: ProvenanceSummary {
-                completeness: completeness.score,
-                present: completeness.present,
-                missing: completeness.missing,
-                openness_class: Openness::assess(record).class_name(),
-            },
+            provenance: ProvenanceSummary::assess(record),
             general: info.map(|i| i.general.clone()),
             files: meta
                 .as_ref()
@@ -132,6 +184,37 @@ impl ModelDetails {
                 .unwrap_or_default(),
             created_at: entry.created_at.clone(),
             tensors: None,
+            signatures: None,
+            referrers: None,
         }
+    }
+
+    /// Details with the current provenance record, signatures and referrers read from `store`.
+    pub fn load(store: &Store, entry: &ModelEntry) -> Result<Self, StoreError> {
+        let record = current_record(store, entry)?.record;
+        let mut details = Self::from_entry(entry, &record);
+        details.signatures = Some(
+            store
+                .signatures(&entry.digest)?
+                .into_iter()
+                .map(|s| SignatureSummary {
+                    key_hint: s.key_hint,
+                    created_at: s.created_at,
+                })
+                .collect(),
+        );
+        details.referrers = Some(
+            store
+                .referrers(&entry.digest)?
+                .into_iter()
+                .map(|d| ReferrerSummary {
+                    digest: d.digest.to_string(),
+                    artifact_type: d.artifact_type,
+                    size: d.size,
+                    annotations: d.annotations,
+                })
+                .collect(),
+        );
+        Ok(details)
     }
 }
