@@ -65,6 +65,7 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
         println!("  OpenAI API   http://{addr}/v1");
         println!("  OCI registry http://{addr}/v2");
         println!("  Hub API      http://{addr}/api/models");
+        println!("  Commons API  http://{addr}/commons/v1/models");
         println!("{access}");
         println!("Press Ctrl-C to stop. RUST_LOG=debug logs more detail.");
         tracing::info!(%addr, "listening");
