@@ -362,6 +362,15 @@ pub(crate) fn upsert_manifest(
         "DELETE FROM tensors WHERE manifest_digest = ?1",
         [digest.as_str()],
     )?;
+    insert_tensors(tx, digest, tensors)
+}
+
+/// Records the tensor digests of a manifest (existing rows are replaced).
+pub(crate) fn insert_tensors(
+    tx: &Transaction<'_>,
+    digest: &Digest,
+    tensors: &[TensorRecord],
+) -> rusqlite::Result<()> {
     let mut insert_tensor = tx.prepare(
         "INSERT OR REPLACE INTO tensors (manifest_digest, name, dtype, shape_json, sha256, size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

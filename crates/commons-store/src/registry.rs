@@ -301,26 +301,9 @@ impl Store {
                     .execute(params![digest.as_str(), blob.as_str()])
                     .map_err(err("record a manifest's blobs"))?;
             }
-            let mut insert_tensor = tx
-                .prepare(
-                    "INSERT OR IGNORE INTO tensors (manifest_digest, name, dtype, shape_json, sha256, size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(err("record tensor digests"))?;
-            for t in &tensors {
-                let shape = serde_json::to_string(&t.shape).unwrap_or_else(|_| "[]".into());
-                insert_tensor
-                    .execute(params![
-                        digest.as_str(),
-                        t.name,
-                        t.dtype,
-                        shape,
-                        t.sha256,
-                        i64::try_from(t.size).unwrap_or(i64::MAX)
-                    ])
-                    .map_err(err("record tensor digests"))?;
-            }
         }
+        crate::catalog::insert_tensors(&tx, &digest, &tensors)
+            .map_err(err("record tensor digests"))?;
         if tag.is_some() {
             crate::catalog::set_tag(&tx, &reference.name, &reference.tag, &digest, &now)
                 .map_err(err("set a tag"))?;
