@@ -82,6 +82,38 @@ const MIGRATIONS: &[&str] = &[
         scopes        TEXT NOT NULL,
         created_at    TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 4: governance. The audit log is append-only and hash-chained (no foreign
+    // keys: it must outlive what it describes); checkpoints sign its head.
+    // Every policy version is kept. A quarantined model is stored, not served.
+    "CREATE TABLE audit_log (
+        seq          INTEGER PRIMARY KEY,
+        time         TEXT NOT NULL,
+        actor        TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        subject      TEXT,
+        digest       TEXT,
+        details_json TEXT NOT NULL,
+        prev_hash    TEXT NOT NULL,
+        hash         TEXT NOT NULL
+    );
+    CREATE TABLE audit_checkpoints (
+        seq       INTEGER PRIMARY KEY,
+        hash      TEXT NOT NULL,
+        time      TEXT NOT NULL,
+        key_hint  TEXT NOT NULL,
+        signature TEXT NOT NULL
+    );
+    CREATE TABLE policies (
+        version     INTEGER PRIMARY KEY,
+        policy_toml TEXT NOT NULL,
+        change      TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE quarantine (
+        manifest_digest TEXT PRIMARY KEY REFERENCES manifests(digest) ON DELETE CASCADE,
+        reason_json     TEXT NOT NULL,
+        created_at      TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

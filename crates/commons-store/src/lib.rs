@@ -8,7 +8,8 @@
 //!   tmp/                            staging files (same filesystem, locked while in use)
 //!   store.lock                      writers share it; gc takes it exclusively
 //!   uploads/                        OCI blob uploads in progress (expire after a day)
-//!   catalog.db                      SQLite (WAL): manifests, tags, metadata, tensor digests, tokens
+//!   catalog.db                      SQLite (WAL): manifests, tags, metadata, tensor digests, tokens,
+//!                                   audit log, policy versions, quarantine
 //! ```
 //!
 //! A model is an OCI image manifest with CNCF ModelPack media types
@@ -25,11 +26,13 @@
 //!
 //! The library never prints; it logs with `tracing`.
 
+pub mod audit;
 mod blobs;
 mod catalog;
 pub mod digest;
 mod error;
 mod gc;
+mod governance;
 pub mod import;
 pub mod manifest;
 mod records;
@@ -48,6 +51,7 @@ pub use catalog::SCHEMA_VERSION;
 pub use digest::Digest;
 pub use error::StoreError;
 pub use gc::GcReport;
+pub use governance::{PolicyVersion, Quarantined};
 pub use manifest::{Descriptor, Manifest};
 pub use records::{ProvenanceVersion, StoredSignature};
 pub use reference::{Reference, DEFAULT_TAG};
