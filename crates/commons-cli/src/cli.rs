@@ -71,6 +71,9 @@ pub enum Command {
     /// Evaluate models on suites; sign, verify, reproduce and compare the results.
     #[command(subcommand)]
     Eval(crate::commands::eval::EvalCommand),
+    /// Verify, list and export the node's tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
 }
 
 #[derive(Debug, Args)]

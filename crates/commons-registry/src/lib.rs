@@ -122,7 +122,7 @@ async fn dispatch(State(registry): State<Registry>, request: Request) -> Respons
             manifests::put(&registry, &name, &reference, request).await
         }
         (Route::Manifest { name, reference }, Method::DELETE) => {
-            manifests::delete(&registry, &name, &reference).await
+            manifests::delete(&registry, &name, &reference, auth::Actor::of(&request)).await
         }
         (Route::Blob { digest, .. }, m @ (Method::GET | Method::HEAD)) => {
             blobs::get(&registry, &digest, request.headers(), m == Method::HEAD).await

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use commons_store::audit::AuditDraft;
 use commons_store::manifest::MAX_MANIFEST_BYTES;
 use commons_store::{Digest, StoreError};
 use futures_util::StreamExt;
@@ -111,6 +112,7 @@ pub async fn put(
         None => Some(parse_digest(reference)?),
         Some(_) => None,
     };
+    let actor = crate::auth::Actor::of(&request);
     let bytes = read_limited(request.into_body()).await?;
     if let Some(claimed) = &claimed {
         let actual = Digest::of_bytes(&bytes);
@@ -131,6 +133,11 @@ pub async fn put(
             _ => e,
         })?;
     tracing::info!(repository = name, reference, digest = %stored.digest, model = stored.is_model, "manifest pushed");
+    let draft = AuditDraft::new(&actor, "push")
+        .subject(subject_of(name, reference))
+        .digest(&stored.digest)
+        .details(json!({ "api": "registry", "is_model": stored.is_model }));
+    audit(registry, draft).await;
     let mut response = (
         StatusCode::CREATED,
         [
@@ -157,6 +164,7 @@ pub async fn delete(
     registry: &Registry,
     name: &str,
     reference: &str,
+    actor: String,
 ) -> Result<Response, OciError> {
     let target = target_to_read(name, reference)?;
     let repository = name.to_string();
@@ -170,7 +178,36 @@ pub async fn delete(
         return Err(unknown(name, reference));
     }
     tracing::info!(repository = name, reference, "manifest deleted");
+    let mut draft = AuditDraft::new(&actor, "delete")
+        .subject(subject_of(name, reference))
+        .details(json!({ "api": "registry" }));
+    if is_digest_reference(reference) {
+        draft.digest = Some(reference.to_string());
+    }
+    audit(registry, draft).await;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `name:tag` or `name@digest`, as the audit log names what was changed.
+fn subject_of(name: &str, reference: &str) -> String {
+    let separator = if is_digest_reference(reference) {
+        '@'
+    } else {
+        ':'
+    };
+    format!("{name}{separator}{reference}")
+}
+
+/// Records a change in the audit log. The write is already committed, so a
+/// failure to record it is logged loudly rather than failing the request.
+async fn audit(registry: &Registry, draft: AuditDraft) {
+    let action = draft.action.clone();
+    if let Err(error) = registry
+        .blocking(move |store| store.append_audit(&draft))
+        .await
+    {
+        tracing::error!(%action, error = %error.message, "a registry write was not recorded in the audit log");
+    }
 }
 
 /// The request body, refused with 413 once it passes the manifest limit

@@ -316,3 +316,57 @@ async fn with_anonymous_reads_off_every_read_needs_a_token() {
         reply.expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     }
 }
+
+#[tokio::test]
+async fn manifest_pushes_and_deletes_are_audited_with_the_token_name() {
+    let g = Guarded::new(AuthPolicy::default());
+    let secret = g.token("ci", &[Scope::Push, Scope::Delete]);
+    let empty = store_of(&g).ingest_bytes(b"{}").unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/x.commons.test",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.digest.as_str(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.digest.as_str(), "size": 2}],
+    });
+    let put = request(Method::PUT, "/v2/art/manifests/v1")
+        .header(header::AUTHORIZATION, bearer(&secret))
+        .header(
+            header::CONTENT_TYPE,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .body(Body::from(serde_json::to_vec(&manifest).unwrap()))
+        .unwrap();
+    let reply = Reply::from_response(g.app.clone().oneshot(put).await.unwrap()).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let deleted = g
+        .send(
+            Method::DELETE,
+            "/v2/art/manifests/v1",
+            Some(&bearer(&secret)),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+
+    let log = store_of(&g).audit_entries(0, None).unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ci", "push", Some("art:v1")),
+            ("ci", "delete", Some("art:v1"))
+        ]
+    );
+    assert!(log[0]
+        .digest
+        .as_deref()
+        .is_some_and(|d| d.starts_with("sha256:")));
+}

@@ -62,6 +62,13 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         .with_context(|| format!("cannot import {}", args.path.display()))?;
     bar.finishing();
     super::provenance::record_import(&ctx.store, &outcome.entry, &outcome.metadata)?;
+    super::audit::record(
+        ctx,
+        "import",
+        &outcome.entry.reference(),
+        Some(&outcome.entry.digest),
+        json!({ "path": args.path.display().to_string(), "size_bytes": outcome.entry.size_bytes }),
+    )?;
     let seconds = started.elapsed().as_secs_f64();
 
     let entry = &outcome.entry;

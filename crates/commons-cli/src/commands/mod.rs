@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns parsed arguments into library calls
 //! and prints the outcome as text or `--json`.
 
+pub mod audit;
 pub mod eval;
 mod gc;
 mod import;
@@ -58,5 +59,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => pull::push(&ctx, args),
         Command::Mirror(command) => mirror::run(&ctx, command),
         Command::Eval(command) => eval::run(&ctx, command),
+        Command::Audit(command) => audit::run(&ctx, command),
     }
 }

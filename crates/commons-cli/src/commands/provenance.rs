@@ -131,7 +131,15 @@ pub fn run(ctx: &Ctx, command: ProvenanceCommand) -> Result<()> {
                 .record
                 .set(&args.key, &args.value)
                 .with_context(|| format!("cannot set `{}` of {}", args.key, entry.reference()))?;
-            save_if_changed(&ctx.store, &entry, &updated, &format!("set {}", args.key))?;
+            let version =
+                save_if_changed(&ctx.store, &entry, &updated, &format!("set {}", args.key))?;
+            super::audit::record(
+                ctx,
+                "provenance.change",
+                &entry.reference(),
+                Some(&entry.digest),
+                serde_json::json!({ "change": format!("set {}", args.key), "version": version }),
+            )?;
             show(ctx, &args.model)
         }
         ProvenanceCommand::Edit(args) => {
@@ -140,7 +148,14 @@ pub fn run(ctx: &Ctx, command: ProvenanceCommand) -> Result<()> {
             let base = ImportMetadata::from_entry(&entry)
                 .map(|m| derived_record(&m))
                 .unwrap_or_default();
-            save_if_changed(&ctx.store, &entry, &base.merged_with(&edited), "edit")?;
+            let version = save_if_changed(&ctx.store, &entry, &base.merged_with(&edited), "edit")?;
+            super::audit::record(
+                ctx,
+                "provenance.change",
+                &entry.reference(),
+                Some(&entry.digest),
+                serde_json::json!({ "change": "edit", "version": version }),
+            )?;
             show(ctx, &args.model)
         }
     }

@@ -101,6 +101,13 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
                 let report = pull_hub(&ctx.store, &hub, local, args.token, &bar);
                 bar.finish();
                 let report = report.with_context(|| format!("cannot pull {}", args.location))?;
+                super::audit::record(
+                    ctx,
+                    "pull",
+                    &report.reference,
+                    Some(&report.digest),
+                    serde_json::json!({ "source": report.source, "commit": report.commit }),
+                )?;
                 if ctx.json {
                     return output::print_json(&report);
                 }
@@ -140,6 +147,13 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
     };
     bar.finish();
     let report = result.with_context(|| format!("cannot pull {}", args.location))?;
+    super::audit::record(
+        ctx,
+        "pull",
+        &report.reference,
+        Some(&report.digest),
+        serde_json::json!({ "source": report.source, "is_model": report.is_model }),
+    )?;
     if ctx.json {
         return output::print_json(&report);
     }
@@ -202,6 +216,13 @@ pub fn push(ctx: &Ctx, args: PushArgs) -> Result<()> {
     bar.finish();
     let report =
         report.with_context(|| format!("cannot push {} to {}", args.model, args.location))?;
+    super::audit::record(
+        ctx,
+        "push",
+        &report.reference,
+        Some(&report.digest),
+        serde_json::json!({ "destination": report.destination }),
+    )?;
     if ctx.json {
         return output::print_json(&report);
     }

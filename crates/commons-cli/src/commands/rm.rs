@@ -19,6 +19,13 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> Result<()> {
             .store
             .remove(model)
             .with_context(|| format!("cannot remove `{model}`"))?;
+        super::audit::record(
+            ctx,
+            "delete",
+            &entry.reference(),
+            Some(&entry.digest),
+            serde_json::json!({}),
+        )?;
         removed.push(Removed {
             name: entry.name,
             tag: entry.tag,

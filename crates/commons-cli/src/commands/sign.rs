@@ -147,6 +147,13 @@ pub fn sign(ctx: &Ctx, args: SignArgs) -> Result<()> {
                 .with_context(|| format!("cannot keep the signature of {}", entry.reference()))?;
             commons_distribution::attachments::attach_catalog_records(&ctx.store, &entry)
                 .with_context(|| format!("cannot attach the signature to {}", entry.reference()))?;
+            super::audit::record(
+                ctx,
+                "sign",
+                &entry.reference(),
+                Some(&entry.digest),
+                json!({ "key_hint": hint }),
+            )?;
             if let Some(out) = &args.signature {
                 write_signature(out, &bundle)?;
             }

@@ -10,6 +10,13 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> Result<()> {
         .store
         .tag(&args.source, &args.target)
         .with_context(|| format!("cannot tag `{}` as `{}`", args.source, args.target))?;
+    super::audit::record(
+        ctx,
+        "tag",
+        &entry.reference(),
+        Some(&entry.digest),
+        json!({ "source": args.source }),
+    )?;
     if ctx.json {
         return output::print_json(&json!({
             "name": entry.name,

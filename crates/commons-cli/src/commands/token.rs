@@ -60,6 +60,13 @@ fn create(ctx: &Ctx, args: CreateArgs) -> Result<()> {
         .store
         .create_token(&args.name, &scopes)
         .with_context(|| format!("cannot create token `{}`", args.name))?;
+    super::audit::record(
+        ctx,
+        "token.create",
+        &info.name,
+        None,
+        json!({ "scopes": info.scopes }),
+    )?;
     if ctx.json {
         return output::print_json(&json!({
             "name": info.name,
@@ -123,6 +130,7 @@ fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<()> {
         )
         .into());
     }
+    super::audit::record(ctx, "token.revoke", &args.name, None, json!({}))?;
     if ctx.json {
         return output::print_json(&json!({ "name": args.name, "revoked": true }));
     }

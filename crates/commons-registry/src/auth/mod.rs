@@ -47,6 +47,21 @@ pub const SERVICE: &str = "commons";
 /// anonymous reads are allowed; sent back, it counts as no credentials.
 pub const ANONYMOUS_TOKEN: &str = "anonymous";
 
+/// Who made a write, for the audit log: the token's name, or `anonymous`.
+/// The middleware puts it in the request's extensions of every allowed write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// The actor of `request`: `anonymous` when no middleware named one.
+    pub fn of(request: &Request) -> String {
+        request
+            .extensions()
+            .get::<Actor>()
+            .map_or_else(|| "anonymous".to_string(), |a| a.0.clone())
+    }
+}
+
 /// Who may do what on a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthPolicy {
@@ -251,14 +266,22 @@ pub fn protect<S: Clone + Send + Sync + 'static>(
 
 /// The middleware: answers `/v2/token`, lets allowed requests through, and
 /// refuses the rest in the shape of the API they were for.
-pub async fn middleware(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+pub async fn middleware(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if path == "/v2/token" {
         return token::token_endpoint(&auth, request).await;
     }
     let access = required_access(request.method(), &path);
     match auth.authorize(request.headers(), access).await {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            if let Access::Write(_) = access {
+                // Looked up again only for writes, which are rare and audited.
+                let token = auth.token_of(request.headers()).await.ok().flatten();
+                let actor = token.map_or_else(|| "anonymous".to_string(), |t| t.name);
+                request.extensions_mut().insert(Actor(actor));
+            }
+            next.run(request).await
+        }
         Err(refusal) => {
             tracing::debug!(method = %request.method(), %path, reason = %refusal.message, "request refused by auth");
             refusal.render(&request, access)
