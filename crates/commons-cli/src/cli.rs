@@ -74,6 +74,9 @@ pub enum Command {
     /// Verify, list and export the node's tamper-evident audit log.
     #[command(subcommand)]
     Audit(crate::commands::audit::AuditCommand),
+    /// Show, check and set the hosting policy: what this node admits, quarantines or rejects.
+    #[command(subcommand)]
+    Policy(crate::commands::policy::PolicyCommand),
 }
 
 #[derive(Debug, Args)]

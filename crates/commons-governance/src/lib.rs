@@ -4,10 +4,17 @@
 //! - [`audit`] — the tamper-evident audit log: recording (with signed
 //!   checkpoints every [`audit::CHECKPOINT_EVERY`] entries), verification that
 //!   names the first edited, removed or reordered entry, and export.
+//! - [`policy`] — hosting criteria as a TOML policy (every version kept),
+//!   evaluated on a model's [`facts`] to admit, quarantine or reject it.
+//! - [`evaluators`] — distinct evaluators among a model's signed evaluation
+//!   attestations.
 //!
 //! Pure library over `commons-store`: no printing, no network.
 
 pub mod audit;
 mod error;
+pub mod evaluators;
+pub mod facts;
+pub mod policy;
 
 pub use error::GovernanceError;

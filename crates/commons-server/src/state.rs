@@ -136,6 +136,7 @@ impl AppState {
             .store
             .resolve(name)
             .map_err(|error| ApiError::from_store(name, error))?;
+        refuse_quarantined(&self.inner.store, name, &entry)?;
         let metadata = ImportMetadata::from_entry(&entry);
         let weights = gguf_weights(&entry, metadata.as_ref())
             .map(|digest| self.inner.store.blob_path(digest))
@@ -177,6 +178,43 @@ impl AppState {
             .map_err(|e| ApiError::internal(format!("model loading was interrupted: {e}")))?
             .map_err(ApiError::from)
     }
+}
+
+/// A model the hosting policy quarantined is kept but never served: 403
+/// with the rules that decided, so its owner knows what to fix.
+fn refuse_quarantined(store: &Store, name: &str, entry: &ModelEntry) -> Result<(), ApiError> {
+    let quarantine = store
+        .model_quarantine(&entry.digest)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let Some(quarantine) = quarantine else {
+        return Ok(());
+    };
+    let rules: Vec<&str> = quarantine.reason["rules"]
+        .as_array()
+        .map(|rules| rules.iter().filter_map(|r| r["rule"].as_str()).collect())
+        .unwrap_or_default();
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        format!(
+            "model \"{name}\" is quarantined by this node's hosting policy ({}): it is kept but not served; \
+             `commons policy check {name}` on the node explains",
+            if rules.is_empty() { "no rule recorded".to_string() } else { rules.join(", ") }
+        ),
+    )
+    .with_code("model_quarantined")
+    .with_param("model"))
+}
+
+/// Every model that may be served: the store's list without quarantined models.
+pub fn servable_models(store: &Store) -> Result<Vec<ModelEntry>, commons_store::StoreError> {
+    let quarantined: std::collections::HashSet<String> = store
+        .quarantined_models()?
+        .into_iter()
+        .map(|q| q.digest)
+        .collect();
+    let mut entries = store.list()?;
+    entries.retain(|e| !quarantined.contains(e.digest.as_str()));
+    Ok(entries)
 }
 
 /// Where the GGUF file of `entry` is in `store`, or why the model cannot be run.

@@ -69,6 +69,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         Some(&outcome.entry.digest),
         json!({ "path": args.path.display().to_string(), "size_bytes": outcome.entry.size_bytes }),
     )?;
+    super::policy::enforce(ctx, &outcome.entry, "import")?;
     let seconds = started.elapsed().as_secs_f64();
 
     let entry = &outcome.entry;

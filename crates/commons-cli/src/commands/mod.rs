@@ -9,6 +9,7 @@ pub mod license;
 pub mod lineage;
 mod list;
 pub mod mirror;
+pub mod policy;
 pub mod provenance;
 pub mod pull;
 mod rm;
@@ -60,5 +61,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mirror(command) => mirror::run(&ctx, command),
         Command::Eval(command) => eval::run(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
+        Command::Policy(command) => policy::run(&ctx, command),
     }
 }

@@ -108,6 +108,7 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
                     Some(&report.digest),
                     serde_json::json!({ "source": report.source, "commit": report.commit }),
                 )?;
+                super::policy::enforce_reference(ctx, &report.reference, "pull")?;
                 if ctx.json {
                     return output::print_json(&report);
                 }
@@ -154,6 +155,9 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
         Some(&report.digest),
         serde_json::json!({ "source": report.source, "is_model": report.is_model }),
     )?;
+    if report.is_model {
+        super::policy::enforce_reference(ctx, &report.reference, "pull")?;
+    }
     if ctx.json {
         return output::print_json(&report);
     }

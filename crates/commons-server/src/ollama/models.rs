@@ -83,7 +83,7 @@ fn tag_entry(entry: &ModelEntry) -> Value {
 
 pub async fn tags(State(state): State<AppState>) -> Result<Response, OllamaError> {
     let store = state.store().clone();
-    let entries = tokio::task::spawn_blocking(move || store.list())
+    let entries = tokio::task::spawn_blocking(move || crate::state::servable_models(&store))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -25,7 +25,7 @@ fn object(entry: &ModelEntry) -> Value {
 
 pub async fn list(State(state): State<AppState>) -> Result<Response, OpenAiError> {
     let store = state.store().clone();
-    let entries = tokio::task::spawn_blocking(move || store.list())
+    let entries = tokio::task::spawn_blocking(move || crate::state::servable_models(&store))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
