@@ -77,6 +77,8 @@ pub enum Command {
     /// Show, check and set the hosting policy: what this node admits, quarantines or rejects.
     #[command(subcommand)]
     Policy(crate::commands::policy::PolicyCommand),
+    /// Report the health of the commons this node holds, each figure with its models.
+    Health,
 }
 
 #[derive(Debug, Args)]

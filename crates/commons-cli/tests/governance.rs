@@ -302,3 +302,65 @@ fn a_policy_with_an_unknown_rule_is_refused_and_the_old_one_kept() {
     assert_eq!(shown["version"], 1);
     assert_eq!(shown["text"], STRICT);
 }
+
+#[test]
+fn health_figures_match_the_catalog() {
+    let node = Node::new();
+    let made = [
+        ("a:v1", "apache-2.0", "OrgA"),
+        ("b:v1", "apache-2.0", "OrgA"),
+        ("c:v1", "cc-by-nc-4.0", "OrgB"),
+    ];
+    for (i, (reference, license, org)) in made.iter().enumerate() {
+        let path = crafted(
+            node.home(),
+            &format!("{i}.gguf"),
+            &[("general.license", license), ("general.organization", org)],
+            16 + i as u64 * 8,
+        );
+        node.json(&["import", path.to_str().unwrap(), "--name", reference]);
+    }
+    node.json(&["sign", "a:v1"]);
+    let health = node.json(&["health"]);
+    assert_eq!(health["models"], 3, "{health:#}");
+
+    // Completeness and openness, model by model, as `show` states them.
+    let mut sum = 0.0;
+    for (reference, _, _) in &made {
+        let shown = node.json(&["show", reference]);
+        let completeness = shown["provenance"]["completeness"].as_f64().unwrap();
+        sum += completeness;
+        let figure = health["completeness"]["per_model"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == *reference)
+            .unwrap();
+        assert_eq!(figure["value"].as_f64(), Some(completeness));
+        let class = shown["provenance"]["openness_class"].as_str().unwrap();
+        let in_class = health["openness"][class].as_array().unwrap();
+        assert!(in_class.iter().any(|m| m == reference), "{health:#}");
+    }
+    let mean = health["completeness"]["mean"].as_f64().unwrap();
+    assert!((mean - sum / 3.0).abs() < 1e-12);
+
+    assert_eq!(
+        health["licenses"],
+        serde_json::json!({"apache-2.0": ["a:v1", "b:v1"], "cc-by-nc-4.0": ["c:v1"]})
+    );
+    let shares = health["publishers"]["shares"].as_array().unwrap();
+    assert_eq!(shares[0]["publisher"], "OrgA");
+    assert_eq!(shares[0]["models"], serde_json::json!(["a:v1", "b:v1"]));
+    let hhi = health["publishers"]["herfindahl"].as_f64().unwrap();
+    assert!((hhi - 5.0 / 9.0).abs() < 1e-12, "{hhi}");
+
+    // The default policy quarantines the non-commercial model; `list` agrees.
+    assert_eq!(health["quarantined"], serde_json::json!(["c:v1"]));
+    assert_eq!(state_of(&node, "c:v1").as_deref(), Some("quarantined"));
+    assert_eq!(health["unsigned"], serde_json::json!(["b:v1", "c:v1"]));
+    assert_eq!(
+        health["evaluation"]["without_evaluations"],
+        serde_json::json!(["a:v1", "b:v1", "c:v1"])
+    );
+    assert_eq!(health["mirrors"]["per_model"], "unknown");
+}

@@ -6,6 +6,9 @@
 //!   names the first edited, removed or reordered entry, and export.
 //! - [`policy`] — hosting criteria as a TOML policy (every version kept),
 //!   evaluated on a model's [`facts`] to admit, quarantine or reject it.
+//! - [`health`] — the health of the commons: completeness, openness,
+//!   licenses and drift, evaluation plurality, publisher concentration,
+//!   unsigned and quarantined models, each figure with its models.
 //! - [`evaluators`] — distinct evaluators among a model's signed evaluation
 //!   attestations.
 //!
@@ -15,6 +18,7 @@ pub mod audit;
 mod error;
 pub mod evaluators;
 pub mod facts;
+pub mod health;
 pub mod policy;
 
 pub use error::GovernanceError;

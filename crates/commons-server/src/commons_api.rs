@@ -16,6 +16,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/commons/v1/models", get(list))
         .route("/commons/v1/models/{*name}", get(show))
+        .route("/commons/v1/health", get(health))
+}
+
+/// `GET /commons/v1/health`: the health of the commons, as `commons health --json`.
+async fn health(
+    State(state): State<AppState>,
+) -> Result<Json<commons_governance::health::Health>, OllamaError> {
+    let store = state.store().clone();
+    let report = tokio::task::spawn_blocking(move || commons_governance::health::report(&store))
+        .await
+        .map_err(|e| ApiError::internal(format!("the health task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("cannot build the health report: {e}")))?;
+    Ok(Json(report))
 }
 
 /// `GET /commons/v1/models`: every model with its provenance state.

@@ -65,4 +65,10 @@ async fn a_quarantined_model_is_neither_served_nor_listed() {
     assert_eq!(tags, json!({"models": []}));
     let (_, models) = call(&state, Method::GET, "/v1/models", "").await;
     assert_eq!(models["data"], json!([]));
+    // The health report names it, as `commons health --json` does.
+    let (status, health) = call(&state, Method::GET, "/commons/v1/health", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["models"], 1);
+    assert_eq!(health["quarantined"], json!(["tiny:v1"]));
+    assert_eq!(health["licenses"], json!({"none": ["tiny:v1"]}));
 }

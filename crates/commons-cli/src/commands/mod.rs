@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod eval;
 mod gc;
+mod health;
 mod import;
 pub mod license;
 pub mod lineage;
@@ -62,5 +63,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(command) => eval::run(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
         Command::Policy(command) => policy::run(&ctx, command),
+        Command::Health => health::run(&ctx),
     }
 }
