@@ -261,3 +261,26 @@ def test_commons_eval_import_gives_the_same_digest(entry, tmp_path):
     result = subprocess.run([str(commons), "eval", "import", str(SUITES / entry["path"]), "--json"], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert entry["digest"] in result.stdout
+
+
+@pytest.mark.parametrize("entry", SMOKE, ids=suite_ids(SMOKE))
+def test_smoke_sample_runs_on_smollm2(entry, home):
+    """Every shipped suite's smoke sample scores end to end on the real SmolLM2
+    (generation, loglikelihood, the code sandbox, probes), without signing."""
+    commons = _commons_eval()
+    if commons is None:
+        pytest.skip("this commons binary has no `commons eval`")
+    result = subprocess.run(
+        [str(commons), "--json", "eval", "run", "smollm2:latest", "--suite", str(SUITES / entry["path"]),
+         "--no-attest", "--ctx-size", "2048", "--slots", "4"],
+        capture_output=True, text=True, env=dict(os.environ, COMMONS_HOME=str(home)), timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["suite"] == entry["name"]
+    assert report["suite_digest"] == entry["digest"]
+    assert report["samples"] == 5
+    assert report["metrics"], report
+    for m in report["metrics"]:
+        assert m["n"] == 5 and 0 <= m["correct"] <= 5, m
+        assert 0.0 <= m["low"] <= m["value"] <= m["high"] <= 1.0, m
