@@ -44,6 +44,9 @@ pub struct PullReport {
     pub bad_sources: Vec<String>,
     /// Referrers pulled along (signatures, provenance, attestations).
     pub referrers: usize,
+    /// Why no source could deliver the referrers, when none could.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrers_unavailable: Option<String>,
     /// Sources tried before the one that served, with why they failed.
     pub skipped_sources: Vec<String>,
 }
@@ -122,16 +125,33 @@ pub fn pull_oci(
     // 3. The manifest itself: the model becomes visible in one transaction.
     let stored = store.put_manifest(&local.name, Some(&local.tag), &manifest.bytes)?;
 
-    // 4. Referrers, best effort from the serving source: a registry without them is fine.
-    let (registry, location) = &registries[served_by];
-    let referrers = pull_referrers(
-        store,
-        registry,
-        &location.repository,
-        &local.name,
-        &stored.digest,
-        &source_refs,
-    )?;
+    // 4. Referrers, from the first source that can list them (the serving one
+    //    may have gone since). The model is complete and verified already, so
+    //    when no source can, the pull still succeeds and says so.
+    let mut referrers = 0;
+    let mut referrers_unavailable = None;
+    for &i in &order {
+        let (registry, location) = &registries[i];
+        match pull_referrers(
+            store,
+            registry,
+            &location.repository,
+            &local.name,
+            &stored.digest,
+            &source_refs,
+        ) {
+            Ok(count) => {
+                referrers = count;
+                referrers_unavailable = None;
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(source = %location.display(), error = %e, "referrers not pulled");
+                referrers_unavailable = Some(e.to_string());
+            }
+        }
+    }
+    let location = registries[served_by].1;
 
     Ok(PullReport {
         reference: local.to_string(),
@@ -144,6 +164,7 @@ pub fn pull_oci(
         resumed: fetched.1,
         bad_sources,
         referrers,
+        referrers_unavailable,
         skipped_sources: skipped,
     })
 }

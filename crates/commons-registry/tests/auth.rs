@@ -370,3 +370,22 @@ async fn manifest_pushes_and_deletes_are_audited_with_the_token_name() {
         .as_deref()
         .is_some_and(|d| d.starts_with("sha256:")));
 }
+
+#[tokio::test]
+async fn an_api_key_that_is_not_a_commons_token_does_not_stop_anonymous_reads() {
+    // OpenAI clients always send `Authorization: Bearer <api key>`.
+    let open = Guarded::new(AuthPolicy::default());
+    let read = open
+        .send(Method::GET, "/v2/m/tags/list", Some(&bearer("sk-anything")))
+        .await;
+    read.expect_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
+
+    let closed = Guarded::new(AuthPolicy {
+        anonymous_reads: false,
+        ..AuthPolicy::default()
+    });
+    let read = closed
+        .send(Method::GET, "/v2/m/tags/list", Some(&bearer("sk-anything")))
+        .await;
+    read.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+}

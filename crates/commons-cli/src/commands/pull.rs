@@ -166,6 +166,9 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
             "warning: {bad} served bytes that did not match their digest; they were discarded"
         );
     }
+    if let Some(why) = &report.referrers_unavailable {
+        eprintln!("warning: the model is complete, but its signatures and provenance could not be pulled: {why}");
+    }
     for skipped in &report.skipped_sources {
         eprintln!("note: skipped {skipped}");
     }

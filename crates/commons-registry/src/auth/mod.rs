@@ -192,6 +192,18 @@ impl Auth {
         if access == Access::Public {
             return Ok(());
         }
+        // OpenAI clients always send some API key: where anyone may read, a
+        // key that is not a commons token is no reason to refuse a read. (A
+        // commons token that is unknown or revoked still is: its sender meant it.)
+        if access == Access::Read && self.policy.anonymous_reads {
+            let commons_token = matches!(
+                credentials(headers),
+                Ok(Credentials::Secret(ref secret)) if secret.starts_with(commons_store::TOKEN_PREFIX)
+            );
+            if !commons_token {
+                return Ok(());
+            }
+        }
         let token = self.token_of(headers).await?;
         match (access, token) {
             (Access::Public, _) => Ok(()),
