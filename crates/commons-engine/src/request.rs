@@ -60,6 +60,12 @@ pub struct GenerateRequest {
     /// Stream the prompt tokens back first (as `Event::PromptToken`) with their log-probabilities.
     #[serde(default)]
     pub echo: bool,
+    /// With `echo`, log-probabilities are needed only for prompt tokens from this
+    /// position on. Earlier tokens may then come from the prefix cache (their
+    /// events carry no log-probability), so scoring several continuations of one
+    /// context evaluates the context once. `0`: every prompt token is scored.
+    #[serde(default)]
+    pub echo_from: usize,
 }
 
 impl GenerateRequest {
@@ -73,6 +79,7 @@ impl GenerateRequest {
             grammar: None,
             logprobs: None,
             echo: false,
+            echo_from: 0,
         }
     }
 }

@@ -193,6 +193,8 @@ pub(crate) struct Job {
     pub stop: Vec<String>,
     pub logprobs: Option<u32>,
     pub echo: bool,
+    /// With `echo`: the first prompt position whose log-probability is needed.
+    pub echo_from: usize,
     pub events: UnboundedSender<Event>,
     pub submitted_at: Instant,
     pub load_ns: u64,
@@ -411,9 +413,12 @@ impl State {
     ) {
         let ticket = self.tick();
         // At least the last prompt token is evaluated again: its logits pick the first token.
-        // Echo needs logits of every prompt token, so it reuses nothing.
+        // Echo needs the logits that predict every token from `echo_from` on, so
+        // it reuses at most the tokens before `echo_from - 1`.
         let reusable = if job.echo {
-            0
+            job.echo_from
+                .saturating_sub(1)
+                .min(job.prompt.len().saturating_sub(1))
         } else {
             job.prompt.len().saturating_sub(1)
         };
@@ -468,15 +473,13 @@ impl State {
             job,
         };
         if active.job.echo {
-            // The first prompt token has no context to be predicted from.
-            if let Some(&first) = active.job.prompt.first() {
-                let event = TokenEvent {
-                    id: first,
-                    text: String::from_utf8_lossy(&text.piece(first)).into_owned(),
-                    logprob: None,
-                    top_logprobs: Vec::new(),
-                };
-                let _ = active.job.events.send(Event::PromptToken(event));
+            // The first prompt token has no context to be predicted from, and the
+            // ones the cache supplies (up to `keep`) were not predicted here.
+            for &token in active.job.prompt.iter().take(keep + 1) {
+                let _ = active
+                    .job
+                    .events
+                    .send(Event::PromptToken(unscored_token(token, text)));
             }
         }
         slot.active = Some(active);
@@ -537,6 +540,17 @@ impl State {
 
         for (i, (entry, owner)) in batch.iter().zip(&owners).enumerate() {
             if !entry.logits {
+                // Echo below `echo_from`: the next prompt token is streamed unscored.
+                let slot = &self.slots[owner.slot];
+                if let (Some(active), Some(pos)) = (slot.active.as_ref(), owner.prompt_pos) {
+                    if let Some(&token) = active.job.prompt.get(pos + 1).filter(|_| active.job.echo)
+                    {
+                        let _ = active
+                            .job
+                            .events
+                            .send(Event::PromptToken(unscored_token(token, text)));
+                    }
+                }
                 continue;
             }
             let Some(logits) = ctx.logits(i) else {
@@ -631,7 +645,7 @@ impl State {
                     token: active.job.prompt[pos],
                     pos: pos as u32,
                     seq: slot.seq,
-                    logits: active.job.echo || pos == last,
+                    logits: (active.job.echo && pos + 1 >= active.job.echo_from) || pos == last,
                 });
                 owners.push(BatchOwner {
                     slot: index,
@@ -640,6 +654,16 @@ impl State {
             }
         }
         (batch, owners)
+    }
+}
+
+/// A prompt token streamed back without a log-probability.
+fn unscored_token(token: u32, text: &dyn TokenText) -> TokenEvent {
+    TokenEvent {
+        id: token,
+        text: String::from_utf8_lossy(&text.piece(token)).into_owned(),
+        logprob: None,
+        top_logprobs: Vec::new(),
     }
 }
 

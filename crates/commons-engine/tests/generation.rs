@@ -265,6 +265,35 @@ fn echo_scores_prompt_tokens() {
 }
 
 #[test]
+fn echo_from_scores_only_the_continuation_and_reuses_the_context() {
+    let model = common::quiet();
+    let context = "Question: what colour is the sky on a clear day? Answer:";
+    let mut tokens = model.tokenize(context, true).unwrap();
+    let context_len = tokens.len();
+    tokens.extend(model.tokenize(" blue", false).unwrap());
+    let score = |tokens: &[u32]| {
+        run_quiet(GenerateRequest {
+            echo: true,
+            echo_from: context_len,
+            ..GenerateRequest::new(Prompt::Tokens(tokens.to_vec()), 0)
+        })
+    };
+    let first = score(&tokens);
+    assert_eq!(first.prompt_tokens.len(), tokens.len());
+    for (i, event) in first.prompt_tokens.iter().enumerate() {
+        assert_eq!(event.id, tokens[i]);
+        assert_eq!(event.logprob.is_some(), i >= context_len, "token {i}");
+    }
+    // The same context again: taken from the cache, the continuation scored the same.
+    let again = score(&tokens);
+    assert!(again.done.prompt_tokens_cached >= context_len - 1);
+    let logprobs = |c: &commons_engine::Completion| -> Vec<Option<f32>> {
+        c.prompt_tokens.iter().map(|t| t.logprob).collect()
+    };
+    assert_eq!(logprobs(&first), logprobs(&again));
+}
+
+#[test]
 fn invalid_requests_fail_fast() {
     let model = common::shared();
     assert!(matches!(

@@ -443,6 +443,7 @@ impl Model for LlamaLoadedModel {
             stop: request.stop,
             logprobs: request.logprobs,
             echo: request.echo,
+            echo_from: request.echo_from,
             events,
             submitted_at: Instant::now(),
             load_ns,

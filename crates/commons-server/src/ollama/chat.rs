@@ -80,6 +80,7 @@ pub async fn chat(State(state): State<AppState>, body: Bytes) -> Result<Response
         grammar,
         logprobs: None,
         echo: false,
+        echo_from: 0,
     };
     let stream = lease.generate(engine_request)?;
     let generation = Generation::new(stream, lease, started);

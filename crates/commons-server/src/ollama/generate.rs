@@ -78,6 +78,7 @@ pub async fn generate(State(state): State<AppState>, body: Bytes) -> Result<Resp
         grammar,
         logprobs: None,
         echo: false,
+        echo_from: 0,
     };
     let stream = lease.generate(engine_request)?;
     let generation = Generation::new(stream, lease, started);

@@ -129,6 +129,7 @@ pub async fn completions(
         grammar,
         logprobs,
         echo: false,
+        echo_from: 0,
     };
     let stream = lease.generate(engine_request)?;
     let generation = Generation::new(stream, lease, started);

@@ -143,6 +143,7 @@ pub async fn completions(
             grammar: None,
             logprobs: request.logprobs,
             echo: score_prompt,
+            echo_from: 0,
         };
         let stream = lease.generate(engine_request)?;
         let offset = if request.echo {
