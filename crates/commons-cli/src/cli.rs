@@ -79,6 +79,9 @@ pub enum Command {
     Policy(crate::commands::policy::PolicyCommand),
     /// Report the health of the commons this node holds, each figure with its models.
     Health,
+    /// Stewards: M-of-N signed approvals of policy changes and of releasing quarantined models.
+    #[command(subcommand)]
+    Steward(crate::commands::steward::StewardCommand),
 }
 
 #[derive(Debug, Args)]

@@ -364,3 +364,199 @@ fn health_figures_match_the_catalog() {
     );
     assert_eq!(health["mirrors"]["per_model"], "unknown");
 }
+
+/// A steward key pair as PEM files under the node's home: (private, public).
+fn steward_key(node: &Node, name: &str) -> (String, String) {
+    let dir = node.home().join("steward-keys").join(name);
+    let (_, public) = commons_provenance::signing::keys::node_key(&dir).unwrap();
+    (
+        dir.join(commons_provenance::signing::keys::NODE_KEY)
+            .to_str()
+            .unwrap()
+            .to_string(),
+        public.to_str().unwrap().to_string(),
+    )
+}
+
+/// A node with three stewards (s0, s1, s2) and a threshold of 2.
+fn node_with_stewards() -> (Node, Vec<(String, String)>) {
+    let node = Node::new();
+    let keys: Vec<_> = (0..3)
+        .map(|i| steward_key(&node, &format!("s{i}")))
+        .collect();
+    for (i, (_, public)) in keys.iter().enumerate() {
+        let added = node.json(&["steward", "add-key", public, "--name", &format!("s{i}")]);
+        assert_eq!(added["stewards"], i + 1);
+    }
+    assert_eq!(node.json(&["steward", "threshold", "2"])["threshold"], 2);
+    (node, keys)
+}
+
+fn approve(node: &Node, id: &str, private: &str) -> Value {
+    node.json(&["steward", "approve", id, "--key", private])
+}
+
+#[test]
+fn a_policy_change_takes_effect_at_the_second_of_three_steward_approvals() {
+    let (node, keys) = node_with_stewards();
+    let policy = node.home().join("strict.toml");
+    std::fs::write(
+        &policy,
+        "description = \"by stewards\"\n[size]\nmax_bytes = 10\n",
+    )
+    .unwrap();
+
+    // `policy set` now proposes; nothing changes yet.
+    let proposal = node.json(&["policy", "set", policy.to_str().unwrap()]);
+    let id = proposal["id"].as_str().unwrap().to_string();
+    assert_eq!(proposal["state"], "open");
+    assert_eq!(proposal["threshold"], 2);
+    assert_eq!(node.json(&["policy", "show"])["version"], Value::Null);
+
+    let first = approve(&node, &id, &keys[0].0);
+    assert_eq!(first["counted"], true, "{first:#}");
+    assert_eq!(first["enacted"], false);
+    assert_eq!(node.json(&["policy", "show"])["version"], Value::Null);
+
+    let second = approve(&node, &id[..12], &keys[2].0);
+    assert_eq!(second["counted"], true, "{second:#}");
+    assert_eq!(second["enacted"], true);
+    let shown = node.json(&["policy", "show"]);
+    assert_eq!(shown["version"], 1);
+    assert!(shown["text"].as_str().unwrap().contains("by stewards"));
+
+    // Enacted: a third approval is refused.
+    assert!(!node
+        .run(&["steward", "approve", &id, "--key", &keys[1].0])
+        .status
+        .success());
+
+    let listed = node.json(&["steward", "list"]);
+    assert_eq!(listed["proposals"][0]["state"], "enacted");
+    assert_eq!(listed["proposals"][0]["counted"], 2);
+    let recorded = actions(&node);
+    for action in [
+        "steward.add",
+        "steward.threshold",
+        "steward.propose",
+        "steward.approve",
+        "steward.enact",
+        "policy.change",
+    ] {
+        assert!(
+            recorded.iter().any(|a| a == action),
+            "{action}: {recorded:?}"
+        );
+    }
+    assert!(verify(&node).0);
+}
+
+#[test]
+fn forged_and_duplicated_steward_approvals_are_not_counted() {
+    let (node, keys) = node_with_stewards();
+    let policy = node.home().join("p.toml");
+    std::fs::write(&policy, "description = \"x\"\n").unwrap();
+    let id = node.json(&["steward", "propose", "policy", policy.to_str().unwrap()])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A key that is not a steward's.
+    let outsider = steward_key(&node, "outsider");
+    let out = approve(&node, &id, &outsider.0);
+    assert_eq!(out["counted"], false);
+    assert!(
+        out["note"].as_str().unwrap().contains("is not a steward"),
+        "{out:#}"
+    );
+
+    // A steward's public key with a signature that is not theirs.
+    let sig = approve(&node, &id, &keys[0].0);
+    assert_eq!(sig["counted"], true);
+    let signature = node.json(&["steward", "list"])["proposals"][0]["approvals"][1]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forged = node.json(&[
+        "steward",
+        "approve",
+        &id,
+        "--public-key",
+        &keys[1].1,
+        "--signature",
+        &signature,
+    ]);
+    assert_eq!(forged["counted"], false);
+    assert!(
+        forged["note"].as_str().unwrap().contains("does not verify"),
+        "{forged:#}"
+    );
+
+    // The same steward twice.
+    let dup = approve(&node, &id, &keys[0].0);
+    assert_eq!(dup["counted"], false);
+    assert!(
+        dup["note"].as_str().unwrap().contains("duplicate"),
+        "{dup:#}"
+    );
+    assert_eq!(dup["enacted"], false);
+
+    let listed = node.json(&["steward", "list"]);
+    let p = &listed["proposals"][0];
+    assert_eq!(p["state"], "open");
+    assert_eq!(p["counted"], 1);
+    assert_eq!(p["approvals"].as_array().unwrap().len(), 4);
+    assert_eq!(node.json(&["policy", "show"])["version"], Value::Null);
+
+    // The text listing shows why each approval is not counted.
+    let text = String::from_utf8(node.run(&["steward", "list"]).stdout).unwrap();
+    assert!(
+        text.contains("not a steward") && text.contains("duplicate"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_release_proposal_lifts_a_quarantine_once_approved() {
+    let (node, keys) = node_with_stewards();
+    // The default policy quarantines non-commercial licenses.
+    let path = crafted(
+        node.home(),
+        "nc.gguf",
+        &[("general.name", "nc"), ("general.license", "cc-by-nc-4.0")],
+        32,
+    );
+    node.json(&["import", path.to_str().unwrap(), "--name", "nc:v1"]);
+    assert_eq!(state_of(&node, "nc:v1").as_deref(), Some("quarantined"));
+
+    let proposal = node.json(&["steward", "propose", "release", "nc:v1"]);
+    assert_eq!(proposal["kind"], "release");
+    let id = proposal["id"].as_str().unwrap().to_string();
+    approve(&node, &id, &keys[1].0);
+    assert_eq!(state_of(&node, "nc:v1").as_deref(), Some("quarantined"));
+    let second = approve(&node, &id, &keys[0].0);
+    assert_eq!(second["enacted"], true);
+    assert_ne!(state_of(&node, "nc:v1").as_deref(), Some("quarantined"));
+
+    // A model that is not quarantined cannot be proposed for release.
+    assert!(!node
+        .run(&["steward", "propose", "release", "nc:v1"])
+        .status
+        .success());
+    assert!(verify(&node).0);
+}
+
+#[test]
+fn without_stewards_policy_set_applies_at_once() {
+    let node = Node::new();
+    let policy = node.home().join("p.toml");
+    std::fs::write(&policy, "description = \"x\"\n").unwrap();
+    assert_eq!(
+        node.json(&["policy", "set", policy.to_str().unwrap()])["version"],
+        1
+    );
+    assert!(!node
+        .run(&["steward", "propose", "policy", policy.to_str().unwrap()])
+        .status
+        .success());
+}

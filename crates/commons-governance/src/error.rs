@@ -15,6 +15,9 @@ pub enum GovernanceError {
     /// A policy file that does not parse or names a rule commons does not know.
     #[error("invalid policy {source_name}: {reason}")]
     InvalidPolicy { source_name: String, reason: String },
+    /// Stewards or proposals: a bad key, threshold, proposal, or file.
+    #[error("{0}")]
+    Stewards(String),
 }
 
 impl GovernanceError {
@@ -30,6 +33,11 @@ impl GovernanceError {
             GovernanceError::InvalidPolicy { .. } => Some(
                 "the policy in force was kept; see docs/governance.md for every rule, and \
                  `commons policy show` for the current policy"
+                    .into(),
+            ),
+            GovernanceError::Stewards(_) => Some(
+                "`commons steward list` shows the stewards, the threshold and every proposal; \
+                 see docs/governance.md"
                     .into(),
             ),
         }

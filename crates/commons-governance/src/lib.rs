@@ -11,6 +11,7 @@
 //!   unsigned and quarantined models, each figure with its models.
 //! - [`evaluators`] — distinct evaluators among a model's signed evaluation
 //!   attestations.
+//! - [`steward`] — M-of-N signed approvals of policy changes and releases.
 //!
 //! Pure library over `commons-store`: no printing, no network.
 
@@ -20,5 +21,6 @@ pub mod evaluators;
 pub mod facts;
 pub mod health;
 pub mod policy;
+pub mod steward;
 
 pub use error::GovernanceError;

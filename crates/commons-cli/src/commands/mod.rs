@@ -18,6 +18,7 @@ mod run;
 mod serve;
 mod show;
 pub mod sign;
+pub mod steward;
 mod tag;
 pub mod token;
 mod verify;
@@ -64,5 +65,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit(command) => audit::run(&ctx, command),
         Command::Policy(command) => policy::run(&ctx, command),
         Command::Health => health::run(&ctx),
+        Command::Steward(command) => steward::run(&ctx, command),
     }
 }

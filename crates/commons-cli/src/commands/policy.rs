@@ -21,7 +21,8 @@ pub enum PolicyCommand {
     Show,
     /// Explain what the policy decides for a stored model, rule by rule.
     Check(CheckArgs),
-    /// Check a policy file and make it the policy in force (every version is kept).
+    /// Check a policy file and make it the policy in force (every version is kept);
+    /// with stewards configured, propose it to them instead.
     Set(SetArgs),
 }
 
@@ -86,6 +87,13 @@ fn check(ctx: &Ctx, args: CheckArgs) -> Result<()> {
 }
 
 fn set(ctx: &Ctx, args: SetArgs) -> Result<()> {
+    // With stewards configured, a policy change is a proposal they approve.
+    if commons_governance::steward::load(&ctx.store)
+        .map_err(governance_error)?
+        .configured()
+    {
+        return super::steward::propose_policy(ctx, &args.file);
+    }
     let text = std::fs::read_to_string(&args.file).map_err(|e| {
         hinted(
             format!("cannot read the policy {}: {e}", args.file.display()),
