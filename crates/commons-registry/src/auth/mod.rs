@@ -3,7 +3,8 @@
 //! The rule ([`AuthPolicy`]):
 //! - reads (pulls, listings, inference) are open unless anonymous reads are
 //!   off; then they need a token with any scope (`push` and `delete` imply `pull`);
-//! - writes (`/v2` PUT/POST/PATCH, Ollama create/copy/pull/push, blob uploads)
+//! - writes (`/v2` PUT/POST/PATCH, Ollama create/copy/pull/push, blob uploads,
+//!   any non-GET under `/commons`)
 //!   need `push`, deletes need `delete` — but only once the node has at least
 //!   one token with `push` or `delete`, or when the policy says `require_auth`.
 //!   A single-user node that never created a token keeps working without one.
@@ -104,8 +105,9 @@ const OLLAMA_READS: [&str; 5] = [
     "/api/show",
 ];
 
-/// Classifies a request. Under `/api` every non-GET that is not a known read
-/// is a write, so routes added later are protected by default.
+/// Classifies a request. Under `/v2`, `/api` and `/commons` every non-GET
+/// that is not a known read is a write, so routes added later are protected
+/// by default.
 pub fn required_access(method: &Method, path: &str) -> Access {
     let reading = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let writing = || {
@@ -123,7 +125,7 @@ pub fn required_access(method: &Method, path: &str) -> Access {
     if path == "/v2" || path == "/v2/" {
         return if reading { Access::Ping } else { writing() };
     }
-    if path.starts_with("/v2/") || path.starts_with("/api/") {
+    if path.starts_with("/v2/") || path.starts_with("/api/") || path.starts_with("/commons/") {
         // The Hub API lists files of a revision with a POST (`paths-info`).
         let hub_read = path.starts_with("/api/models/") && path.contains("/paths-info/");
         return if reading || hub_read || OLLAMA_READS.contains(&path) {
@@ -336,6 +338,9 @@ mod tests {
                 "/api/models/org/m/paths-info/main",
                 Access::Read,
             ),
+            (Method::GET, "/commons/v1/health", Access::Read),
+            (Method::POST, "/commons/v1/models", push),
+            (Method::DELETE, "/commons/v1/models/m", delete),
             (Method::POST, "/v1/chat/completions", Access::Read),
             (Method::POST, "/tokenize", Access::Read),
         ] {
