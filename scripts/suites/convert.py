@@ -690,7 +690,15 @@ def _evals_number(ideal) -> int | float | None:
 
 def build_evals(pkg: Package, out: Path) -> list[Path]:
     raws = [zip_member(pkg.file, EVALS_DATA + p) for p in EVALS_WORD_PROBLEMS]
-    license_text = zip_member(pkg.file, f"evals-{pkg.version}.dist-info/LICENSE.md").decode("utf-8")
+    license_md = zip_member(pkg.file, f"evals-{pkg.version}.dist-info/LICENSE.md").decode("utf-8")
+    # The upstream file goes on to list other datasets of the package with the
+    # addresses they came from; only the MIT text covers the data used here, and
+    # host names of hubs stay out of this repository.
+    license_text = license_md.split("### Dataset Licenses")[0].rstrip() + (
+        f"\n\n(The rest of evals {pkg.version}'s LICENSE.md, sha256 "
+        f"{hashlib.sha256(license_md.encode('utf-8')).hexdigest()}, lists other datasets of that "
+        "package and their licenses; none of them is used in this suite.)\n"
+    )
     items, skipped = [], []
     for rel, raw in zip(EVALS_WORD_PROBLEMS, raws):
         dataset = rel.split("/")[0]
