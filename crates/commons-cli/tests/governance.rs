@@ -560,3 +560,50 @@ fn without_stewards_policy_set_applies_at_once() {
         .status
         .success());
 }
+
+#[test]
+fn a_token_can_be_created_with_an_expiry() {
+    let node = Node::new();
+    let made = node.json(&[
+        "token",
+        "create",
+        "ci",
+        "--scope",
+        "push",
+        "--expires",
+        "30d",
+    ]);
+    let expires = made["expires_at"].as_str().unwrap().to_string();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (earliest, latest) = (
+        commons_store::rfc3339_from_unix(secs + 30 * 86_400 - 300),
+        commons_store::rfc3339_from_unix(secs + 30 * 86_400),
+    );
+    assert!(
+        expires >= earliest && expires <= latest,
+        "{expires} not 30 days on ({earliest}..{latest})"
+    );
+    let listed = node.json(&["token", "list"]);
+    assert_eq!(listed[0]["expires_at"], expires.as_str());
+    let text = String::from_utf8(node.run(&["token", "list"]).stdout).unwrap();
+    assert!(
+        text.contains("EXPIRES") && text.contains(&expires),
+        "{text}"
+    );
+    for bad in ["0d", "soon", "30", "-1d"] {
+        let out = node.run(&["token", "create", "x", "--scope", "pull", "--expires", bad]);
+        assert!(!out.status.success(), "--expires {bad} was accepted");
+    }
+    // The audit log records the expiry with the token.
+    let log = node.json(&["audit", "list"]);
+    let created = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "token.create")
+        .unwrap();
+    assert_eq!(created["details"]["expires_at"], expires.as_str());
+}

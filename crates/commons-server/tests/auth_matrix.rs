@@ -187,3 +187,52 @@ async fn without_anonymous_reads_every_api_needs_a_token_to_read() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_expired_token_is_refused_on_writes_and_reads_with_the_reason() {
+    let node = node(false);
+    let (expired, _) = node
+        .state
+        .store()
+        .create_token_expiring(
+            "old",
+            &[Scope::Pull, Scope::Push],
+            Some("2000-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    for (method, path) in [
+        (Method::POST, "/v2/m/blobs/uploads/"),
+        (Method::POST, "/api/create"),
+        (Method::GET, "/api/tags"),
+        (Method::GET, "/v2/m/tags/list"),
+    ] {
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {expired}"))
+            .body(Body::from("{}"))
+            .unwrap();
+        let response = app(node.state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("token `old` expired at 2000-01-01T00:00:00Z"),
+            "{method} {path}: {body}"
+        );
+    }
+    // A token that has not expired yet works.
+    let (fresh, _) = node
+        .state
+        .store()
+        .create_token_expiring("fresh", &[Scope::Push], Some("9999-12-31T23:59:59Z"))
+        .unwrap();
+    let got = status(&node, &Method::POST, "/v2/m/blobs/uploads/", Some(&fresh)).await;
+    assert!(got.is_success(), "{got}");
+}

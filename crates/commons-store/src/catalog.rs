@@ -114,6 +114,8 @@ const MIGRATIONS: &[&str] = &[
         reason_json     TEXT NOT NULL,
         created_at      TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 5: tokens may expire (RFC 3339 UTC; NULL: never).
+    "ALTER TABLE tokens ADD COLUMN expires_at TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -88,6 +88,10 @@ pub enum StoreError {
     #[error("{reason}")]
     InvalidToken { reason: String },
 
+    /// A token past its expiry (`commons token create --expires`).
+    #[error("token `{name}` expired at {expired_at}")]
+    TokenExpired { name: String, expired_at: String },
+
     /// A blob's bytes do not hash to its name, or its size differs from what a descriptor says.
     #[error("blob {digest} is corrupt: {problem}")]
     CorruptBlob { digest: Digest, problem: String },
@@ -173,6 +177,11 @@ impl StoreError {
             StoreError::Io { source, .. } if source.raw_os_error() == Some(28) => {
                 Some("the disk is full: free some space, e.g. with `commons rm` and `commons gc`".into())
             }
+            StoreError::TokenExpired { .. } => Some(
+                "create a new token on the node with `commons token create NAME --scope SCOPE \
+                 [--expires 30d]` (and `commons token revoke` the old one)"
+                    .into(),
+            ),
             _ => None,
         }
     }

@@ -57,7 +57,7 @@ pub use records::{ProvenanceVersion, StoredSignature};
 pub use reference::{Reference, DEFAULT_TAG};
 pub use registry::StoredManifest;
 pub use store::{Store, MIN_DIGEST_PREFIX, READ_BLOB_LIMIT};
-pub use time::now_rfc3339;
+pub use time::{now_rfc3339, rfc3339_from_unix};
 pub use tokens::{Scope, TokenInfo, TOKEN_PREFIX};
 pub use uploads::{UploadWriter, UPLOAD_EXPIRY};
 pub use verify::{BlobProblem, BlobProblemKind, VerifyReport};

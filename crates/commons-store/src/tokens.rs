@@ -67,11 +67,19 @@ pub struct TokenInfo {
     pub name: String,
     pub scopes: Vec<Scope>,
     pub created_at: String,
+    /// When it stops working (RFC 3339 UTC); `None`: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 impl TokenInfo {
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// Whether it has expired at `now` (RFC 3339 UTC, as [`now_rfc3339`] writes).
+    pub fn expired_at(&self, now: &str) -> bool {
+        self.expires_at.as_deref().is_some_and(|end| end <= now)
     }
 }
 
@@ -82,6 +90,26 @@ impl Store {
         name: &str,
         scopes: &[Scope],
     ) -> Result<(String, TokenInfo), StoreError> {
+        self.create_token_expiring(name, scopes, None)
+    }
+
+    /// [`Store::create_token`] for a token that stops working at `expires_at`
+    /// (RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ`); `None`: never.
+    pub fn create_token_expiring(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        expires_at: Option<&str>,
+    ) -> Result<(String, TokenInfo), StoreError> {
+        if let Some(end) = expires_at {
+            if end.len() != 20 || !end.ends_with('Z') || end.as_bytes()[10] != b'T' {
+                return Err(StoreError::InvalidToken {
+                    reason: format!(
+                        "expiry `{end}` is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+                    ),
+                });
+            }
+        }
         if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
             return Err(StoreError::InvalidToken {
                 reason: format!("token name `{name}` must be 1 to 64 printable characters"),
@@ -100,19 +128,21 @@ impl Store {
             name: name.to_string(),
             scopes,
             created_at: now_rfc3339(),
+            expires_at: expires_at.map(str::to_string),
         };
         let mut catalog = self.catalog();
         let path = catalog.path.clone();
         let tx = catalog.write()?;
         let inserted = tx
             .execute(
-                "INSERT OR IGNORE INTO tokens (name, secret_sha256, scopes, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO tokens (name, secret_sha256, scopes, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     name,
                     secret_hash(&secret),
                     join(&info.scopes),
-                    info.created_at
+                    info.created_at,
+                    info.expires_at
                 ],
             )
             .and_then(|n| tx.commit().map(|()| n))
@@ -129,46 +159,43 @@ impl Store {
         Ok((secret, info))
     }
 
-    /// The token whose secret is `secret`, if there is one.
+    /// The token whose secret is `secret`, if there is one; an expired one
+    /// is refused with [`StoreError::TokenExpired`].
     pub fn check_token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
         let row = self.read_catalog("check a token", |conn| {
             conn.query_row(
-                "SELECT name, scopes, created_at FROM tokens WHERE secret_sha256 = ?1",
+                "SELECT name, scopes, created_at, expires_at FROM tokens WHERE secret_sha256 = ?1",
                 [secret_hash(secret)],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()
         })?;
-        row.map(|(name, scopes, created_at): (String, String, String)| {
-            Ok(TokenInfo {
-                name,
-                scopes: split(&scopes)?,
-                created_at,
-            })
-        })
-        .transpose()
+        let Some(info) = row.map(token_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if info.expired_at(&now_rfc3339()) {
+            return Err(StoreError::TokenExpired {
+                expired_at: info.expires_at.clone().unwrap_or_default(),
+                name: info.name,
+            });
+        }
+        Ok(Some(info))
     }
 
     /// Every token, by name.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows: Vec<(String, String, String)> = self.read_catalog("list tokens", |conn| {
-            let mut stmt =
-                conn.prepare("SELECT name, scopes, created_at FROM tokens ORDER BY name")?;
-            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        let rows: Vec<TokenRow> = self.read_catalog("list tokens", |conn| {
+            let mut stmt = conn
+                .prepare("SELECT name, scopes, created_at, expires_at FROM tokens ORDER BY name")?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
             rows.collect()
         })?;
-        rows.into_iter()
-            .map(|(name, scopes, created_at)| {
-                Ok(TokenInfo {
-                    name,
-                    scopes: split(&scopes)?,
-                    created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(token_from_row).collect()
     }
 
     /// Deletes the token called `name`; false when there was none.
@@ -184,6 +211,20 @@ impl Store {
                 source,
             })
     }
+}
+
+/// name, scopes, created_at, expires_at
+type TokenRow = (String, String, String, Option<String>);
+
+fn token_from_row(
+    (name, scopes, created_at, expires_at): TokenRow,
+) -> Result<TokenInfo, StoreError> {
+    Ok(TokenInfo {
+        name,
+        scopes: split(&scopes)?,
+        created_at,
+        expires_at,
+    })
 }
 
 fn secret_hash(secret: &str) -> String {
@@ -224,5 +265,33 @@ mod tests {
         assert!(store.revoke_token("ci").unwrap());
         assert!(store.check_token(&secret).unwrap().is_none());
         assert!(!store.revoke_token("ci").unwrap());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused_by_name_and_a_future_one_works() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(home.path()).unwrap();
+        let (old, info) = store
+            .create_token_expiring("old", &[Scope::Push], Some("2000-01-01T00:00:00Z"))
+            .unwrap();
+        assert_eq!(info.expires_at.as_deref(), Some("2000-01-01T00:00:00Z"));
+        let err = store.check_token(&old).unwrap_err().to_string();
+        assert_eq!(err, "token `old` expired at 2000-01-01T00:00:00Z");
+        let (fresh, _) = store
+            .create_token_expiring("fresh", &[Scope::Pull], Some("9999-12-31T23:59:59Z"))
+            .unwrap();
+        assert_eq!(store.check_token(&fresh).unwrap().unwrap().name, "fresh");
+        let listed = store.tokens().unwrap();
+        assert_eq!(
+            listed[1].expires_at.as_deref(),
+            Some("2000-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            listed[0].expires_at.as_deref(),
+            Some("9999-12-31T23:59:59Z")
+        );
+        assert!(store
+            .create_token_expiring("bad", &[Scope::Pull], Some("tomorrow"))
+            .is_err());
     }
 }

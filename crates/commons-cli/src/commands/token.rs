@@ -34,6 +34,36 @@ pub struct CreateArgs {
     #[arg(long = "scope", value_name = "SCOPE", required = true,
           value_parser = ["pull", "push", "delete"])]
     pub scopes: Vec<String>,
+    /// How long it works: a number with s, m, h, d or w (`30d`, `12h`); default: until revoked.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expires: Option<u64>,
+}
+
+/// `30d` → seconds; `s`, `m`, `h`, `d`, `w`.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("`{text}` is not a duration like 30d, 12h, 45m, 2w")),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30d, 12h, 45m, 2w"))?;
+    if number == 0 {
+        return Err("a token that expires at once is of no use; give a positive duration".into());
+    }
+    number
+        .checked_mul(unit_secs)
+        .filter(|secs| *secs < 100 * 365 * 86_400)
+        .ok_or_else(|| format!("`{text}` is too long; leave --expires out for a token that lasts"))
 }
 
 #[derive(Debug, Args)]
@@ -56,27 +86,41 @@ fn create(ctx: &Ctx, args: CreateArgs) -> Result<()> {
         .iter()
         .map(|s| s.parse::<Scope>())
         .collect::<Result<Vec<_>, _>>()?;
+    let expires_at = args.expires.map(|secs| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        commons_store::rfc3339_from_unix(now + secs)
+    });
     let (secret, info) = ctx
         .store
-        .create_token(&args.name, &scopes)
+        .create_token_expiring(&args.name, &scopes, expires_at.as_deref())
         .with_context(|| format!("cannot create token `{}`", args.name))?;
     super::audit::record(
         ctx,
         "token.create",
         &info.name,
         None,
-        json!({ "scopes": info.scopes }),
+        match &info.expires_at {
+            Some(end) => json!({ "scopes": info.scopes, "expires_at": end }),
+            None => json!({ "scopes": info.scopes }),
+        },
     )?;
     if ctx.json {
         return output::print_json(&json!({
             "name": info.name,
             "scopes": info.scopes,
             "created_at": info.created_at,
+            "expires_at": info.expires_at,
             "token": secret,
         }));
     }
+    let until = info
+        .expires_at
+        .as_deref()
+        .map_or_else(String::new, |end| format!(", until {end}"));
     eprintln!(
-        "created token `{}` with scope {}; it is shown only now:",
+        "created token `{}` with scope {}{until}; it is shown only now:",
         info.name,
         scope_list(&info.scopes)
     );
@@ -106,10 +150,19 @@ fn list(ctx: &Ctx) -> Result<()> {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!("{:<width$}  {:<18}  CREATED", "NAME", "SCOPES");
+    let now = commons_store::now_rfc3339();
+    println!(
+        "{:<width$}  {:<18}  {:<20}  EXPIRES",
+        "NAME", "SCOPES", "CREATED"
+    );
     for token in &tokens {
+        let expires = match token.expires_at.as_deref() {
+            None => "never".to_string(),
+            Some(end) if token.expired_at(&now) => format!("{end} (expired)"),
+            Some(end) => end.to_string(),
+        };
         println!(
-            "{:<width$}  {:<18}  {}",
+            "{:<width$}  {:<18}  {:<20}  {expires}",
             token.name,
             scope_list(&token.scopes),
             token.created_at

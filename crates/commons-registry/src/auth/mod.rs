@@ -172,7 +172,14 @@ impl Auth {
         tokio::task::spawn_blocking(move || store.check_token(&secret))
             .await
             .map_err(|e| Refusal::internal(e.to_string()))?
-            .map_err(|e| Refusal::internal(e.to_string()))
+            .map_err(|e| match e {
+                // An expired token is a credential problem, not the node's.
+                commons_store::StoreError::TokenExpired { .. } => Refusal::unauthorized(format!(
+                    "{e}: ask the node's operator for a new one \
+                     (`commons token create NAME --scope SCOPE`)"
+                )),
+                other => Refusal::internal(other.to_string()),
+            })
     }
 
     /// The token a request carries: `None` for none (or the anonymous
