@@ -64,6 +64,8 @@ pub struct GenerateRequest {
     /// position on. Earlier tokens may then come from the prefix cache (their
     /// events carry no log-probability), so scoring several continuations of one
     /// context evaluates the context once. `0`: every prompt token is scored.
+    /// Cached cells lie elsewhere in the unified KV cache, which can change the
+    /// last bits of the scores: use `0` where results must be bit-reproducible.
     #[serde(default)]
     pub echo_from: usize,
 }

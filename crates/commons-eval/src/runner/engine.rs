@@ -2,9 +2,7 @@
 //!
 //! Loglikelihoods use `echo` with `max_tokens: 0`: the engine streams every
 //! prompt token back with `log p(token | previous tokens)`, and the sum over the
-//! continuation's tokens is the choice's loglikelihood. `echo_from` tells the
-//! engine only the continuation needs scoring, so a question's shared context is
-//! taken from the prefix cache after its first choice. Every request of a chunk
+//! continuation's tokens is the choice's loglikelihood. Every request of a chunk
 //! is submitted before any is collected, so the scheduler batches them across
 //! its slots; results are read back in submission order.
 
@@ -168,11 +166,13 @@ impl Backend for EngineBackend {
             .collect::<Result<Vec<_>, _>>()?;
         self.pipeline(
             jobs,
-            // Only the continuation is scored, so the context may come from the
-            // prefix cache: the choices of one question evaluate it once.
-            |(tokens, context_len)| GenerateRequest {
+            // Every token is evaluated here, never taken from the prefix cache:
+            // `echo_from` would let a question's choices share their context, but
+            // cached cells sit elsewhere in the unified KV cache, which changes the
+            // last bits of attention, so per-item results would depend on
+            // scheduling. Determinism comes first (see docs/eval.md).
+            |(tokens, _)| GenerateRequest {
                 echo: true,
-                echo_from: *context_len,
                 ..GenerateRequest::new(Prompt::Tokens(tokens.clone()), 0)
             },
             |(tokens, context_len), completion| {
