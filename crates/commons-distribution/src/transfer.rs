@@ -98,7 +98,10 @@ pub fn fetch_blob(
                 source,
                 ..
             }) => {
+                // The resuming reader gave up only after every remaining source
+                // failed: starting again from a later one would repeat that.
                 failures.push(format!("{first}: {source}"));
+                break;
             }
             Err(other) => return Err(other.into()),
         }

@@ -90,17 +90,7 @@ pub async fn patch(
     id: &str,
     request: Request,
 ) -> Result<Response, OciError> {
-    let chunk = chunk_range(request.headers())?;
-    let lock = registry.lock_upload(id)?;
-    let size = append(
-        registry,
-        id,
-        chunk.map(|(start, _)| start),
-        request.into_body(),
-        lock,
-    )
-    .await?;
-    check_chunk_end(chunk, size)?;
+    let size = append_chunk(registry, id, request).await?;
     Ok(accepted(StatusCode::ACCEPTED, name, id, size))
 }
 
@@ -117,6 +107,15 @@ pub async fn finish(
         ));
     };
     let digest = parse_digest(&digest)?;
+    append_chunk(registry, id, request).await?;
+    // Claimed again so no chunk can slip in between the last write and the hash.
+    let _held = registry.lock_upload(id)?;
+    complete(registry, name, id, digest).await
+}
+
+/// Appends the request's body as the next chunk (checked against its
+/// `Content-Range`, if any) and returns the upload's new size.
+async fn append_chunk(registry: &Registry, id: &str, request: Request) -> Result<u64, OciError> {
     let chunk = chunk_range(request.headers())?;
     let lock = registry.lock_upload(id)?;
     let size = append(
@@ -128,9 +127,7 @@ pub async fn finish(
     )
     .await?;
     check_chunk_end(chunk, size)?;
-    // Claimed again so no chunk can slip in between the last write and the hash.
-    let _held = registry.lock_upload(id)?;
-    complete(registry, name, id, digest).await
+    Ok(size)
 }
 
 /// `GET …/blobs/uploads/<id>`: how far the upload got.
