@@ -74,6 +74,9 @@ pub fn app(state: AppState) -> Router {
             auth,
             commons_registry::auth::middleware,
         ))
+        // The dashboard's files hold no data, so they load without a token even when
+        // anonymous reads are off; its API calls send the token the user gives it.
+        .merge(commons_ui::router())
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
