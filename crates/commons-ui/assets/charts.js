@@ -5,7 +5,8 @@
 
 import { h, s, uid } from "./dom.js";
 
-const WIDTH = 480;
+// Narrow enough that 12-unit text stays readable when a panel is ~320px wide.
+const WIDTH = 360;
 
 function figure(title, description, svg, caption) {
   const titleId = uid("chart-title");
@@ -27,8 +28,8 @@ function truncate(text, max) {
  */
 export function barChart({ title, items, max, format = String, caption }) {
   const rowHeight = 28;
-  const labelWidth = 170;
-  const valueWidth = 70;
+  const labelWidth = 120;
+  const valueWidth = 44;
   const top = 6;
   const height = top * 2 + Math.max(items.length, 1) * rowHeight;
   const scaleMax = max ?? Math.max(1, ...items.map((i) => i.value));
@@ -39,7 +40,7 @@ export function barChart({ title, items, max, format = String, caption }) {
     // A zero still gets a sliver, so "none" is visible as a bar that is there.
     const width = Math.max(2, (Math.max(0, item.value) / scaleMax) * barSpace);
     svg.append(
-      s("text", { x: labelWidth - 8, y: y + rowHeight / 2 + 4, "text-anchor": "end" }, truncate(item.label, 26)),
+      s("text", { x: labelWidth - 8, y: y + rowHeight / 2 + 4, "text-anchor": "end" }, truncate(item.label, 18)),
       s("rect", { class: `bar${item.alt ? " alt" : ""}`, x: labelWidth, y: y + 4, width, height: rowHeight - 8, rx: 3 }),
       s("text", { x: labelWidth + width + 6, y: y + rowHeight / 2 + 4 }, format(item.value)),
     );
@@ -84,7 +85,7 @@ export function columnChart({ title, buckets, caption, yLabel = "models" }) {
       svg.append(s("text", { x: x + slot * 0.35, y: top + plotH - barH - 4, "text-anchor": "middle" }, String(bucket.count)));
     }
   });
-  svg.append(s("text", { x: 4, y: 10 }, yLabel));
+  svg.append(s("text", { x: WIDTH - 4, y: 10, "text-anchor": "end" }, yLabel));
   const description = buckets.map((b) => `${b.label}: ${b.count} ${yLabel}`).join("; ");
   return figure(title, description, svg, caption);
 }
@@ -124,7 +125,9 @@ export function stepChart({ title, points, caption, format = String }) {
     for (const p of points) {
       svg.append(s("circle", { cx: x(p.time.getTime()), cy: y(p.value), r: 3.5, class: "bar" }));
     }
-    const day = (t) => new Date(t).toISOString().slice(0, 10);
+    // Dates, or times of day when every point is on one day.
+    const sameDay = new Date(t0).toISOString().slice(0, 10) === new Date(t1).toISOString().slice(0, 10);
+    const day = (t) => new Date(t).toISOString().slice(sameDay ? 11 : 0, sameDay ? 19 : 10);
     svg.append(
       s("text", { x: left, y: height - 10 }, day(t0)),
       s("text", { x: WIDTH - right, y: height - 10, "text-anchor": "end" }, points.length > 1 ? day(t1) : "now"),
