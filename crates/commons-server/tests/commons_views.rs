@@ -191,6 +191,7 @@ async fn proposals_and_policy_show_the_governance_state() {
     let (status, stewards) = node.get("/commons/v1/proposals").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stewards["stewards"], json!([]));
+    assert_eq!(stewards["threshold"], 1, "the threshold in force");
     assert_eq!(stewards["proposals"], json!([]));
 
     let (status, policy) = node.get("/commons/v1/policy").await;

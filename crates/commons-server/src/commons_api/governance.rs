@@ -109,15 +109,19 @@ async fn quarantine(State(state): State<AppState>) -> Result<Json<serde_json::Va
 }
 
 /// `GET /commons/v1/proposals`: stewards, threshold and every proposal with
-/// its approvals, each marked counted or not (and why), as `commons steward list --json`.
-async fn proposals(
-    State(state): State<AppState>,
-) -> Result<Json<commons_governance::steward::StewardSet>, OllamaError> {
+/// its approvals, each marked counted or not (and why) — the JSON of
+/// `commons steward list --json`, threshold included as in force (at least 1).
+async fn proposals(State(state): State<AppState>) -> Result<Json<serde_json::Value>, OllamaError> {
     let set = with_store(&state, "stewards", |store| {
         commons_governance::steward::load(store).map_err(|e| governance_error("the stewards", e))
     })
     .await?;
-    Ok(Json(set))
+    Ok(Json(serde_json::json!({
+        "version": set.version,
+        "threshold": set.effective_threshold(),
+        "stewards": set.stewards,
+        "proposals": set.proposals,
+    })))
 }
 
 /// `GET /commons/v1/policy`: the hosting policy in force (version, TOML text, sha256).

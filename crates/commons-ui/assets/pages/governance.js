@@ -60,7 +60,7 @@ function proposalsPanel(set) {
     "Stewards and proposals",
     facts([
       ["Stewards", set.stewards.length ? set.stewards.map((s) => `${s.name} (${s.key_id.slice(0, 12)})`).join(", ") : "none: changes need no approval"],
-      ["Threshold", set.stewards.length ? `${Math.max(set.threshold, 1)} of ${set.stewards.length}` : null],
+      ["Threshold", set.stewards.length ? `${set.threshold} of ${set.stewards.length}` : null],
     ]),
     set.proposals.length
       ? table(

@@ -101,7 +101,7 @@ export async function render(main, _route, signal) {
           ],
           max: Math.max(2, mirrors.configured.length),
           format: count,
-          caption: `Copies per model on the mirrors: ${mirrors.per_model} (the report stays offline and does not ask them).${mirrors.configured.length ? ` Mirrors: ${mirrors.configured.join(", ")}.` : " `commons mirror add URL` adds one."}`,
+          caption: `Copies per model on the mirrors: ${mirrors.per_model} (the report stays offline and does not ask them).${mirrors.configured.length ? ` Mirrors: ${mirrors.configured.join(", ")}.` : " Add one with “commons mirror add URL”."}`,
         }),
       ),
       panel(
