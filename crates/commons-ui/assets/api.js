@@ -52,6 +52,15 @@ export async function getJson(path, { signal } = {}) {
   return response.json();
 }
 
+/** `{ value }` or `{ error }`: one optional section of a page fails alone. */
+export async function settle(promise) {
+  try {
+    return { value: await promise };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** A model reference in a path: each segment escaped, the slashes of `org/name` kept. */
 export function pathName(ref) {
   return ref.split("/").map(encodeURIComponent).join("/");

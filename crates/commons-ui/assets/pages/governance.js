@@ -4,16 +4,8 @@
 // Everything here is read-only; changes go through `commons policy`,
 // `commons steward` and `commons audit`, which record them in the log.
 
-import { api } from "../api.js";
+import { api, settle } from "../api.js";
 import { badge, errorNote, facts, h, note, panel, shortDigest, table } from "../dom.js";
-
-async function settle(promise) {
-  try {
-    return { value: await promise };
-  } catch (error) {
-    return { error };
-  }
-}
 
 function policyPanel(policy) {
   return panel(

@@ -2,19 +2,10 @@
 // signatures, evaluations (suite × evaluator, never a rank), warnings, and
 // how to pull the model with the tools people already use.
 
-import { api } from "../api.js";
+import { api, settle } from "../api.js";
 import { badge, errorNote, facts, fmtBytes, fmtParams, fmtPercent, h, note, panel, shortDigest, table } from "../dom.js";
 import { completenessCell, signatureBadge } from "./catalog.js";
 import { lineageGraph } from "./lineage.js";
-
-/** Loads one optional section; a failure shows in that section only. */
-async function settle(promise) {
-  try {
-    return { value: await promise };
-  } catch (error) {
-    return { error };
-  }
-}
 
 function metadata(m) {
   const mix = m.quantization_mix && typeof m.quantization_mix === "object" ? Object.entries(m.quantization_mix).map(([k, v]) => `${k}: ${v}`).join(", ") : null;
