@@ -80,5 +80,6 @@ export function lineageGraph(view) {
     s("title", { id: titleId }, `Lineage of ${view.reference}`),
     s("desc", { id: descId }, `Base models: ${describe(view.bases)}. Derived models on this node: ${describe(view.derived)}.`),
   );
-  return h("figure", { class: "chart" }, svg);
+  // Scrolls sideways on a phone rather than shrinking its labels below legibility.
+  return h("figure", { class: "chart lineage-wrap" }, svg);
 }
