@@ -9,6 +9,7 @@ use crate::chat_template::ChatTemplate;
 use crate::error::EngineError;
 use crate::request::{GenerateRequest, GenerationStream};
 use crate::scheduler::{SchedulerConfig, SchedulerStats};
+use crate::score::{ScoreRequest, Scores};
 
 /// How to load a model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -78,6 +79,14 @@ pub trait Model: Send + Sync {
 
     /// Pooled, L2-normalised embeddings, one per text. Blocks; call from a blocking thread.
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EngineError>;
+
+    /// For each request, each continuation token's log-probability after the context and
+    /// the continuation's earlier tokens, computed so that no number depends on the other
+    /// requests or on what ran before ([`crate::score`]). Blocks; call from a blocking thread.
+    fn score(&self, requests: &[ScoreRequest]) -> Result<Scores, EngineError> {
+        let _ = requests;
+        Err(EngineError::Unsupported("scoring continuations"))
+    }
 
     /// Scheduler counters since load.
     fn stats(&self) -> SchedulerStats;

@@ -67,6 +67,10 @@ pub enum EngineError {
     #[error("embedding failed: {0}")]
     Embedding(String),
 
+    /// The backend cannot do this.
+    #[error("this engine does not support {0}")]
+    Unsupported(&'static str),
+
     /// A model name is unknown to the manager.
     #[error("model {0} is not known")]
     UnknownModel(String),
@@ -104,6 +108,7 @@ impl EngineError {
             Self::ChatTemplate(_) => "fix the template, or override it with `--template FILE`",
             Self::Decode(_) => "retry; if it persists, lower the number of parallel slots or the context length",
             Self::Embedding(_) => "use a model that produces embeddings, with inputs shorter than its context",
+            Self::Unsupported(_) => "use a GGUF model, which the llama.cpp engine runs",
             Self::UnknownModel(_) => "list models with `commons list`",
             Self::OverBudget { .. } => "raise the memory budget or use a smaller quantization",
         };

@@ -40,7 +40,9 @@
 //! Remaining limit:
 //! attention sums over a sequence's cells in cache order, so once heavy churn fragments the
 //! shared cache a new token can land before older ones and results may differ in the last
-//! bits (and then, rarely, in tokens).
+//! bits (and then, rarely, in tokens). Loglikelihoods for evaluation do not share that
+//! limit: [`Model::score`] runs on a context of its own that only ever places a cell after
+//! the cells it attends to ([`score`]), so its numbers equal a lone evaluation's exactly.
 //!
 //! # Building llama.cpp
 //! `llama-cpp-2` vendors llama.cpp and builds it with CMake (needs `cmake`, `clang`,
@@ -66,6 +68,7 @@ pub mod manager;
 pub mod request;
 pub mod sampling;
 pub mod scheduler;
+pub mod score;
 pub mod text_stream;
 pub mod tools;
 pub mod vector;
@@ -81,5 +84,6 @@ pub use request::{
 };
 pub use sampling::{Mirostat, SamplingParams};
 pub use scheduler::{SchedulerConfig, SchedulerStats};
+pub use score::{ScoreRequest, Scores};
 pub use tools::{parse_tool_calls, ParsedOutput, ParsedToolCall};
 pub use vector::l2_normalised;

@@ -1,7 +1,8 @@
 //! The engine backend on the real SmolLM2 model: a choice's loglikelihood must
-//! not depend on what ran before it or beside it. The scheduler reuses cached
-//! prompt prefixes between requests, so the first continuation token is the one
-//! most at risk of being scored from the wrong position; these tests pin it.
+//! not depend on what ran before it or beside it. The scoring context keeps a
+//! shared prefix between calls and evaluates a question's context once for all
+//! its choices, so the first continuation token is the one most at risk of being
+//! scored from the wrong position; these tests pin it.
 
 use std::path::PathBuf;
 use std::sync::Arc;

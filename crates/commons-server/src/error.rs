@@ -102,6 +102,7 @@ impl ApiError {
             EngineError::Context(_)
             | EngineError::Decode(_)
             | EngineError::Embedding(_)
+            | EngineError::Unsupported(_)
             | EngineError::UnknownModel(_) => Self::internal(message),
         }
     }

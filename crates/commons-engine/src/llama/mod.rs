@@ -8,6 +8,7 @@
 mod context;
 mod embed;
 mod sampler;
+mod score;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,10 +26,12 @@ use crate::engine::{Engine, LoadOptions, Model, ModelInfo, SpecialToken, Special
 use crate::error::EngineError;
 use crate::request::{GenerateRequest, GenerationStream, Prompt};
 use crate::scheduler::{self, Counters, Job, SchedulerHandle, SchedulerStats, TokenText};
+use crate::score::{ScoreRequest, Scores};
 
 use self::context::LlamaDecodeContext;
 use self::embed::EmbedWorker;
 use self::sampler::ChainSampler;
+use self::score::ScoreWorker;
 
 /// `LLAMA_FLASH_ATTN_TYPE_ENABLED` (llama-cpp-2 does not re-export the enum).
 const FLASH_ATTENTION_ENABLED: i32 = 1;
@@ -110,13 +113,15 @@ impl TokenText for Vocabulary {
     }
 }
 
-/// A GGUF model loaded through llama.cpp, with its scheduler and (lazily) embedding worker.
+/// A GGUF model loaded through llama.cpp, with its scheduler and (lazily) its embedding
+/// and scoring workers.
 pub struct LlamaLoadedModel {
     model: Arc<LlamaModel>,
     vocabulary: Arc<Vocabulary>,
     info: ModelInfo,
     scheduler: SchedulerHandle,
     embedder: Mutex<Option<Arc<EmbedWorker>>>,
+    scorer: Mutex<Option<Arc<ScoreWorker>>>,
     options: LoadOptions,
     load_ns: u64,
     load_reported: AtomicBool,
@@ -188,6 +193,7 @@ impl LlamaLoadedModel {
             info,
             scheduler,
             embedder: Mutex::new(None),
+            scorer: Mutex::new(None),
             options: options.clone(),
             load_ns,
             load_reported: AtomicBool::new(false),
@@ -228,22 +234,45 @@ impl LlamaLoadedModel {
     }
 
     fn embedder(&self) -> Result<Arc<EmbedWorker>, EngineError> {
-        let mut slot = self.embedder.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(worker) = slot.as_ref() {
-            return Ok(Arc::clone(worker));
-        }
-        let context = match self.options.embedding_context {
-            0 => self.info.context_length_train.clamp(16, 2048),
-            n => n.clamp(16, self.info.context_length_train.max(16)),
-        };
-        let worker = Arc::new(EmbedWorker::spawn(
-            Arc::clone(&self.model),
-            context,
-            self.options.scheduler.effective_threads(),
-        )?);
-        *slot = Some(Arc::clone(&worker));
-        Ok(worker)
+        started_once(&self.embedder, || {
+            let context = match self.options.embedding_context {
+                0 => self.info.context_length_train.clamp(16, 2048),
+                n => n.clamp(16, self.info.context_length_train.max(16)),
+            };
+            EmbedWorker::spawn(
+                Arc::clone(&self.model),
+                context,
+                self.options.scheduler.effective_threads(),
+            )
+        })
     }
+
+    fn scorer(&self) -> Result<Arc<ScoreWorker>, EngineError> {
+        started_once(&self.scorer, || {
+            let config = self.scheduler.config();
+            // As long a sequence as a slot holds, plus the padding token's cell.
+            ScoreWorker::spawn(
+                Arc::clone(&self.model),
+                config.context_per_slot.saturating_add(1),
+                config.batch_size,
+                config.effective_threads(),
+            )
+        })
+    }
+}
+
+/// The worker in `slot`, started by `start` on first use.
+fn started_once<W>(
+    slot: &Mutex<Option<Arc<W>>>,
+    start: impl FnOnce() -> Result<W, EngineError>,
+) -> Result<Arc<W>, EngineError> {
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(worker) = slot.as_ref() {
+        return Ok(Arc::clone(worker));
+    }
+    let worker = Arc::new(start()?);
+    *slot = Some(Arc::clone(&worker));
+    Ok(worker)
 }
 
 fn spawn_scheduler(
@@ -457,6 +486,16 @@ impl Model for LlamaLoadedModel {
             .map(|text| self.tokenize(text, true))
             .collect::<Result<Vec<_>, _>>()?;
         self.embedder()?.embed(inputs)
+    }
+
+    fn score(&self, requests: &[ScoreRequest]) -> Result<Scores, EngineError> {
+        for request in requests {
+            self.check_tokens(&request.context)?;
+            for continuation in &request.continuations {
+                self.check_tokens(continuation)?;
+            }
+        }
+        self.scorer()?.score(requests.to_vec())
     }
 
     fn stats(&self) -> SchedulerStats {

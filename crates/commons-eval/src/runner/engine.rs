@@ -1,17 +1,18 @@
 //! The local backend: a model loaded by `commons-engine`, driven directly.
 //!
-//! Loglikelihoods use `echo` with `max_tokens: 0`: the engine streams every
-//! prompt token back with `log p(token | previous tokens)`, and the sum over the
-//! continuation's tokens is the choice's loglikelihood. Every request of a chunk
-//! is submitted before any is collected, so the scheduler batches them across
-//! its slots; results are read back in submission order.
+//! Loglikelihoods come from the engine's scoring context (`Model::score`): each
+//! question's context is evaluated once, its choices together, and the numbers
+//! depend on nothing else, so results reproduce bit for bit. Generations go
+//! through the scheduler: every request of a chunk is submitted before any is
+//! collected, so it batches them across its slots; results are read back in
+//! submission order.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use commons_engine::{
     ChatMessage, ChatTemplate, EngineError, GenerateRequest, GenerationStream, Model, Prompt,
-    SamplingParams, SchedulerConfig,
+    SamplingParams, SchedulerConfig, ScoreRequest,
 };
 use serde_json::{json, Value};
 
@@ -149,8 +150,9 @@ impl Backend for EngineBackend {
     }
 
     fn settings(&self) -> Value {
-        // Slots, context and batch invariance decide how prompts are batched and so,
-        // without batch invariance, the last bits of logprobs. Threads do not.
+        // Slots, context and batch invariance decide how generation prompts are batched
+        // and so, without batch invariance, the last bits of logprobs. Threads do not.
+        // Loglikelihoods depend on none of them (`Model::score`).
         json!({
             "slots": self.scheduler.slots,
             "context_per_slot": self.scheduler.context_per_slot,
@@ -160,40 +162,30 @@ impl Backend for EngineBackend {
     }
 
     fn loglikelihoods(&self, requests: &[LoglikelihoodRequest]) -> Result<Vec<f64>, EvalError> {
-        let jobs = requests
+        // Consecutive pairs with the same context tokens (a question's choices) become one
+        // scoring request, so the context is evaluated once; the engine's scoring context
+        // makes every number independent of that grouping (commons_engine::score).
+        let mut groups: Vec<ScoreRequest> = Vec::new();
+        for request in requests {
+            let (tokens, context_len) = self.encode_pair(request)?;
+            let (context, continuation) = tokens.split_at(context_len);
+            match groups.last_mut() {
+                Some(group) if group.context == context => {
+                    group.continuations.push(continuation.to_vec());
+                }
+                _ => groups.push(ScoreRequest {
+                    context: context.to_vec(),
+                    continuations: vec![continuation.to_vec()],
+                }),
+            }
+        }
+        let scores = self.model.score(&groups).map_err(backend_error)?;
+        // Summed in f64 in token order: the same logprobs give the same bits.
+        Ok(scores
             .iter()
-            .map(|r| self.encode_pair(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.pipeline(
-            jobs,
-            // Every token is evaluated here, never taken from the prefix cache:
-            // `echo_from` would let a question's choices share their context, but
-            // cached cells sit elsewhere in the unified KV cache, which changes the
-            // last bits of attention, so per-item results would depend on
-            // scheduling. Determinism comes first (see docs/eval.md).
-            |(tokens, _)| GenerateRequest {
-                echo: true,
-                ..GenerateRequest::new(Prompt::Tokens(tokens.clone()), 0)
-            },
-            |(tokens, context_len), completion| {
-                if completion.prompt_tokens.len() != tokens.len() {
-                    return Err(backend_error(format!(
-                        "echo returned {} prompt tokens for {}",
-                        completion.prompt_tokens.len(),
-                        tokens.len()
-                    )));
-                }
-                // Summed in f64 in token order: the same logprobs give the same bits.
-                let mut total = 0f64;
-                for token in &completion.prompt_tokens[*context_len..] {
-                    let logprob = token
-                        .logprob
-                        .ok_or_else(|| backend_error("a continuation token has no logprob"))?;
-                    total += f64::from(logprob);
-                }
-                Ok(total)
-            },
-        )
+            .flatten()
+            .map(|logprobs| logprobs.iter().map(|&lp| f64::from(lp)).sum())
+            .collect())
     }
 
     fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<String>, EvalError> {

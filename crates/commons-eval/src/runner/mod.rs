@@ -3,8 +3,8 @@
 //! ([`openai::OpenAiBackend`]).
 //!
 //! Items are sent in chunks so a backend can batch them: all choices of all the
-//! multiple-choice items of a chunk go out together (the engine's scheduler runs
-//! them across its slots in shared decode steps). Results come back in item
+//! multiple-choice items of a chunk go out together (the engine scores them in
+//! shared decode steps, each context once). Results come back in item
 //! order whatever order the backend finished in, and every number recorded is
 //! computed the same way each time, so the same model, suite and settings give
 //! the same per-item results byte for byte (on a batch-invariant engine).
@@ -113,9 +113,13 @@ impl RunOutcome {
     }
 }
 
-/// Items per backend call: enough to fill the engine's slots several times
-/// over, few enough that progress moves.
+/// Generation items per backend call: enough to fill the engine's slots several
+/// times over, few enough that progress moves.
 const CHUNK: usize = 8;
+
+/// Multiple-choice items per backend call: more, so that items sharing context
+/// (few-shot examples, several questions on one passage) meet in one call.
+const CHOICE_CHUNK: usize = 32;
 
 /// Scores `suite` (its first `options.limit` items) on `backend`.
 /// `progress(done, total)` is called after every chunk.
@@ -138,7 +142,11 @@ pub fn run(
     let scorer = Scorer::new(suite)?;
     let mut results = Vec::with_capacity(count);
     progress(0, count);
-    for chunk in items.chunks(CHUNK) {
+    let chunk_size = match suite.header.kind {
+        Kind::MultipleChoice => CHOICE_CHUNK,
+        _ => CHUNK,
+    };
+    for chunk in items.chunks(chunk_size) {
         let scored = match suite.header.kind {
             Kind::MultipleChoice => scorer.multiple_choice(backend, chunk)?,
             _ => scorer.generated(backend, executor, chunk, options.seed)?,

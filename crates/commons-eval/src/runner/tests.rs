@@ -92,9 +92,9 @@ fn multiple_choice_scores_acc_and_acc_norm_and_batches_choices() {
     // Per character " a" = -2/1 and " bbbb" = -5/4: the long choice wins acc_norm.
     assert_eq!(outcome.metrics[1].proportion.correct, 5);
     assert_eq!(outcome.results[1]["pred_norm"], 1);
-    // Chunks of 8 items: every choice of a chunk goes to the backend in one call.
-    assert_eq!(*backend.calls.lock().unwrap(), vec![16, 4]);
-    assert_eq!(*seen.lock().unwrap(), vec![(0, 10), (8, 10), (10, 10)]);
+    // Chunks of 32 items: every choice of a chunk goes to the backend in one call.
+    assert_eq!(*backend.calls.lock().unwrap(), vec![20]);
+    assert_eq!(*seen.lock().unwrap(), vec![(0, 10), (10, 10)]);
     // Same inputs, same bytes.
     let again = run(&suite, &backend, None, &RunOptions::default(), &|_, _| {}).unwrap();
     assert_eq!(outcome.results_digest, again.results_digest);
