@@ -84,6 +84,6 @@ pub use request::{
 };
 pub use sampling::{Mirostat, SamplingParams};
 pub use scheduler::{SchedulerConfig, SchedulerStats};
-pub use score::{ScoreRequest, Scores};
+pub use score::{ScoreRequest, ScoredToken, Scores};
 pub use tools::{parse_tool_calls, ParsedOutput, ParsedToolCall};
 pub use vector::l2_normalised;

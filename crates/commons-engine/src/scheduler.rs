@@ -659,7 +659,7 @@ impl State {
 }
 
 /// A prompt token streamed back without a log-probability.
-fn unscored_token(token: u32, text: &dyn TokenText) -> TokenEvent {
+pub(crate) fn unscored_token(token: u32, text: &dyn TokenText) -> TokenEvent {
     TokenEvent {
         id: token,
         text: String::from_utf8_lossy(&text.piece(token)).into_owned(),
@@ -673,19 +673,33 @@ fn score_token(logits: &[f32], token: u32, top_n: Option<u32>, text: &dyn TokenT
     let lse = log_sum_exp(logits);
     let top = top_n
         .map(|n| top_logprobs(logits, n as usize, lse))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(id, logprob)| TopLogprob {
-            id,
-            text: String::from_utf8_lossy(&text.piece(id)).into_owned(),
-            logprob,
-        })
-        .collect();
+        .unwrap_or_default();
+    let logprob = token_logprob(logits, token, lse);
+    TokenEvent {
+        logprob,
+        ..scored_token(token, logprob.unwrap_or(f32::NAN), &top, text)
+    }
+}
+
+/// A token with its log-probability and the most likely alternatives, as an event.
+pub(crate) fn scored_token(
+    token: u32,
+    logprob: f32,
+    top: &[(u32, f32)],
+    text: &dyn TokenText,
+) -> TokenEvent {
     TokenEvent {
         id: token,
         text: String::from_utf8_lossy(&text.piece(token)).into_owned(),
-        logprob: token_logprob(logits, token, lse),
-        top_logprobs: top,
+        logprob: Some(logprob),
+        top_logprobs: top
+            .iter()
+            .map(|&(id, logprob)| TopLogprob {
+                id,
+                text: String::from_utf8_lossy(&text.piece(id)).into_owned(),
+                logprob,
+            })
+            .collect(),
     }
 }
 

@@ -25,20 +25,29 @@
 //! This file knows nothing about llama.cpp: it drives a [`DecodeContext`].
 
 use crate::error::EngineError;
-use crate::sampling::{log_sum_exp, token_logprob};
+use crate::sampling::{log_sum_exp, token_logprob, top_logprobs};
 use crate::scheduler::{common_prefix, BatchToken, DecodeContext, DecodeFailure};
 
 /// One context and the continuations to score after it, as token ids (the context
 /// with its BOS, if the model wants one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScoreRequest {
     pub context: Vec<u32>,
     pub continuations: Vec<Vec<u32>>,
+    /// Also report this many most likely tokens at each position (0: none).
+    pub top_logprobs: usize,
 }
 
-/// For each request, for each continuation, `log p(token | everything before it)`
-/// of each of its tokens.
-pub type Scores = Vec<Vec<Vec<f32>>>;
+/// One continuation token: `log p(token | everything before it)`, and the most
+/// likely tokens at its position (id, log-probability), most likely first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoredToken {
+    pub logprob: f32,
+    pub top: Vec<(u32, f32)>,
+}
+
+/// For each request, for each continuation, each of its tokens.
+pub type Scores = Vec<Vec<Vec<ScoredToken>>>;
 
 /// The size of the scoring context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +67,7 @@ pub(crate) struct ScoreLimits {
 /// A request's context with some of its continuations: the piece a round takes.
 struct Unit<'a> {
     request: usize,
+    top_logprobs: usize,
     context: &'a [u32],
     /// (index in the request, tokens)
     continuations: Vec<(usize, &'a [u32])>,
@@ -106,7 +116,12 @@ impl Scorer {
         let units = self.units(requests)?;
         let mut scores: Scores = requests
             .iter()
-            .map(|r| r.continuations.iter().map(|c| vec![0.0; c.len()]).collect())
+            .map(|r| {
+                r.continuations
+                    .iter()
+                    .map(|c| vec![ScoredToken::default(); c.len()])
+                    .collect()
+            })
             .collect();
         let mut start = 0;
         while start < units.len() {
@@ -131,6 +146,7 @@ impl Scorer {
             }
             let mut unit = Unit {
                 request: index,
+                top_logprobs: request.top_logprobs,
                 context: &request.context,
                 continuations: Vec::new(),
             };
@@ -151,6 +167,7 @@ impl Scorer {
                 if full {
                     let next = Unit {
                         request: index,
+                        top_logprobs: request.top_logprobs,
                         context: &request.context,
                         continuations: Vec::new(),
                     };
@@ -322,6 +339,10 @@ impl Scorer {
                     EngineError::Decode(format!("no logits for batch entry {index}"))
                 })?;
                 let lse = log_sum_exp(logits);
+                let top_n = targets
+                    .first()
+                    .map_or(0, |&(u, _, _)| units[u].top_logprobs);
+                let top = top_logprobs(logits, top_n, lse);
                 for &(u, j, i) in targets {
                     let unit = &units[u];
                     let token = unit
@@ -330,11 +351,15 @@ impl Scorer {
                         .find(|(jj, _)| *jj == j)
                         .map(|(_, c)| c[i])
                         .unwrap_or_default();
-                    scores[unit.request][j][i] =
+                    let logprob =
                         token_logprob(logits, token, lse).ok_or(EngineError::InvalidToken {
                             token,
                             vocab_size: logits.len(),
                         })?;
+                    scores[unit.request][j][i] = ScoredToken {
+                        logprob,
+                        top: top.clone(),
+                    };
                 }
             }
         }

@@ -139,9 +139,11 @@ fn prompt_logprobs_are_bit_identical_alone_and_batched() {
     };
     let scored = |model: &std::sync::Arc<dyn commons_engine::Model>, text: &str| {
         let tokens = model.tokenize(text, true).unwrap();
+        // One new token, so the scheduler evaluates the prompt (an `echo` without new
+        // tokens goes to the scoring context instead).
         let request = GenerateRequest {
             echo: true,
-            ..GenerateRequest::new(Prompt::Tokens(tokens), 0)
+            ..GenerateRequest::new(Prompt::Tokens(tokens), 1)
         };
         model.generate(request).unwrap()
     };

@@ -34,11 +34,14 @@ fn questions(model: &dyn Model) -> Vec<ScoreRequest> {
                 .iter()
                 .map(|c| model.tokenize(c, false).unwrap())
                 .collect(),
+            top_logprobs: 0,
         })
         .collect()
 }
 
-/// The continuation's logprobs from `echo` on a fresh one-slot model: nothing else in its cache.
+/// The continuation's logprobs from the scheduler's `echo` on a fresh one-slot model (nothing
+/// else in its cache). One new token is asked for, so the scheduler (not the scoring
+/// context, which answers `echo` without new tokens) evaluates the prompt.
 fn echoed(request: &ScoreRequest, continuation: &[u32]) -> Vec<f32> {
     let model = common::load(SchedulerConfig {
         slots: 1,
@@ -50,7 +53,7 @@ fn echoed(request: &ScoreRequest, continuation: &[u32]) -> Vec<f32> {
     let completion = model
         .generate(GenerateRequest {
             echo: true,
-            ..GenerateRequest::new(Prompt::Tokens(tokens), 0)
+            ..GenerateRequest::new(Prompt::Tokens(tokens), 1)
         })
         .unwrap()
         .collect_blocking()
@@ -76,15 +79,15 @@ fn scores_equal_a_lone_echo_bit_for_bit() {
     let scores = model.score(&requests).unwrap();
     // One question's choices, each against its own fresh model.
     for (j, continuation) in requests[1].continuations.iter().enumerate() {
-        assert_eq!(
-            scores[1][j],
-            echoed(&requests[1], continuation),
-            "choice {j}"
-        );
+        let logprobs: Vec<f32> = scores[1][j].iter().map(|t| t.logprob).collect();
+        assert_eq!(logprobs, echoed(&requests[1], continuation), "choice {j}");
     }
     // The right answer wins on every question (a sanity check on the numbers).
     for (i, per_choice) in scores.iter().enumerate() {
-        let sums: Vec<f32> = per_choice.iter().map(|lps| lps.iter().sum()).collect();
+        let sums: Vec<f32> = per_choice
+            .iter()
+            .map(|tokens| tokens.iter().map(|t| t.logprob).sum())
+            .collect();
         assert!(
             sums[0] > sums[1] && sums[0] > sums[2],
             "question {i}: {sums:?}"
@@ -105,6 +108,7 @@ fn grouping_order_and_history_do_not_change_a_bit() {
     let noise = ScoreRequest {
         context: model.tokenize("Zebras have stripes.", true).unwrap(),
         continuations: vec![model.tokenize(" Lions have manes.", false).unwrap()],
+        top_logprobs: 0,
     };
     for (i, request) in requests.iter().enumerate() {
         model.score(std::slice::from_ref(&noise)).unwrap();
@@ -122,17 +126,20 @@ fn bad_requests_are_refused() {
     let bad_token = ScoreRequest {
         context: vec![1, 2],
         continuations: vec![vec![vocab]],
+        top_logprobs: 0,
     };
     assert!(model.score(&[bad_token]).is_err());
     let empty = ScoreRequest {
         context: Vec::new(),
         continuations: vec![vec![1]],
+        top_logprobs: 0,
     };
     assert!(model.score(&[empty]).is_err());
     // The worker still answers afterwards.
     let ok = ScoreRequest {
         context: vec![1, 2],
         continuations: vec![vec![3]],
+        top_logprobs: 0,
     };
     assert_eq!(model.score(&[ok]).unwrap()[0][0].len(), 1);
 }

@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// Do not sign or attach anything; only print the scores.
     #[arg(long)]
     pub no_attest: bool,
+    /// Also write the per-item results (canonical JSON Lines, whose sha256 is the
+    /// results digest) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
     /// Sequences the engine decodes together.
     #[arg(long, default_value_t = 4)]
     pub slots: usize,
@@ -336,6 +340,10 @@ fn run_suite(ctx: &Ctx, args: RunArgs) -> Result<()> {
     let started_at = commons_store::now_rfc3339();
     let outcome = score(ctx, &suite, backend.as_ref(), &options)?;
     let finished_at = commons_store::now_rfc3339();
+    if let Some(path) = &args.results {
+        std::fs::write(path, &outcome.results_jsonl)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
 
     let attestation = match (&entry, args.no_attest) {
         (Some(entry), false) => {

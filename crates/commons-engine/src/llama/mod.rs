@@ -11,7 +11,7 @@ mod sampler;
 mod score;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -24,7 +24,9 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::engine::{Engine, LoadOptions, Model, ModelInfo, SpecialToken, SpecialTokens};
 use crate::error::EngineError;
-use crate::request::{GenerateRequest, GenerationStream, Prompt};
+use crate::request::{
+    Done, Event, FinishReason, GenerateRequest, GenerationStream, Prompt, Timings,
+};
 use crate::scheduler::{self, Counters, Job, SchedulerHandle, SchedulerStats, TokenText};
 use crate::score::{ScoreRequest, Scores};
 
@@ -122,6 +124,8 @@ pub struct LlamaLoadedModel {
     scheduler: SchedulerHandle,
     embedder: Mutex<Option<Arc<EmbedWorker>>>,
     scorer: Mutex<Option<Arc<ScoreWorker>>>,
+    /// Scoring requests submitted and not yet answered (bounded like the scheduler's queue).
+    scoring: Arc<AtomicUsize>,
     options: LoadOptions,
     load_ns: u64,
     load_reported: AtomicBool,
@@ -194,6 +198,7 @@ impl LlamaLoadedModel {
             scheduler,
             embedder: Mutex::new(None),
             scorer: Mutex::new(None),
+            scoring: Arc::new(AtomicUsize::new(0)),
             options: options.clone(),
             load_ns,
             load_reported: AtomicBool::new(false),
@@ -451,6 +456,11 @@ impl Model for LlamaLoadedModel {
                 reason: "at most 100 alternatives per token".into(),
             });
         }
+        // Scoring a prompt without generating: the scoring context gives the same numbers
+        // whatever else runs, which the shared scheduler cache cannot (see `crate::score`).
+        if request.echo && request.max_tokens == Some(0) {
+            return self.score_prompt(prompt, request.echo_from, request.logprobs);
+        }
         let sampler = ChainSampler::new(
             &self.model,
             &request.sampling,
@@ -459,12 +469,7 @@ impl Model for LlamaLoadedModel {
             &self.vocabulary.end_of_generation,
         )?;
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
-        // The first request after loading reports the load time, as Ollama does.
-        let load_ns = if self.load_reported.swap(true, Ordering::Relaxed) {
-            0
-        } else {
-            self.load_ns
-        };
+        let load_ns = self.load_ns_once();
         self.scheduler.submit(Job {
             prompt,
             sampler: Box::new(sampler),
@@ -504,6 +509,90 @@ impl Model for LlamaLoadedModel {
 }
 
 impl LlamaLoadedModel {
+    /// The load time for the first request after loading (as Ollama reports it), else 0.
+    fn load_ns_once(&self) -> u64 {
+        if self.load_reported.swap(true, Ordering::Relaxed) {
+            0
+        } else {
+            self.load_ns
+        }
+    }
+
+    /// An `echo` request with no new tokens, answered by the scoring worker as the same
+    /// events the scheduler would send: prompt tokens (scored from `echo_from`, at least
+    /// from the second), then `Done`.
+    fn score_prompt(
+        &self,
+        prompt: Vec<u32>,
+        echo_from: usize,
+        top_logprobs: Option<u32>,
+    ) -> Result<GenerationStream, EngineError> {
+        let config = self.scheduler.config();
+        let waiting = self.scoring.fetch_add(1, Ordering::SeqCst);
+        if waiting >= config.queue_depth + config.slots {
+            self.scoring.fetch_sub(1, Ordering::SeqCst);
+            return Err(EngineError::Busy {
+                queued: waiting,
+                retry_after_secs: 1,
+            });
+        }
+        let context_len = echo_from.clamp(1, prompt.len());
+        let request = ScoreRequest {
+            context: prompt[..context_len].to_vec(),
+            continuations: vec![prompt[context_len..].to_vec()],
+            top_logprobs: top_logprobs.unwrap_or(0) as usize,
+        };
+        let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let vocabulary = Arc::clone(&self.vocabulary);
+        let scoring = Arc::clone(&self.scoring);
+        let load_ns = self.load_ns_once();
+        let submitted = Instant::now();
+        let reply: score::Reply = Box::new(move |scores| {
+            scoring.fetch_sub(1, Ordering::SeqCst);
+            let scored = match scores {
+                Ok(mut scores) => scores.pop().and_then(|mut s| s.pop()).unwrap_or_default(),
+                Err(error) => {
+                    let _ = events.send(Event::Error(error));
+                    return;
+                }
+            };
+            for &token in &prompt[..context_len] {
+                let _ = events.send(Event::PromptToken(scheduler::unscored_token(
+                    token,
+                    vocabulary.as_ref(),
+                )));
+            }
+            for (&token, scored) in prompt[context_len..].iter().zip(&scored) {
+                let _ = events.send(Event::PromptToken(scheduler::scored_token(
+                    token,
+                    scored.logprob,
+                    &scored.top,
+                    vocabulary.as_ref(),
+                )));
+            }
+            let _ = events.send(Event::Done(Done {
+                finish_reason: FinishReason::Length,
+                prompt_tokens: prompt.len(),
+                prompt_tokens_cached: 0,
+                completion_tokens: 0,
+                timings: Timings {
+                    load_ns,
+                    prompt_eval_ns: u64::try_from(submitted.elapsed().as_nanos())
+                        .unwrap_or(u64::MAX),
+                    ..Timings::default()
+                },
+            }));
+        });
+        if let Err(error) = self
+            .scorer()
+            .and_then(|worker| worker.submit(vec![request], reply))
+        {
+            self.scoring.fetch_sub(1, Ordering::SeqCst);
+            return Err(error);
+        }
+        Ok(GenerationStream { events: receiver })
+    }
+
     /// The scheduler sizing actually in use (after clamping to the model).
     pub fn scheduler_config(&self) -> &scheduler::SchedulerConfig {
         self.scheduler.config()

@@ -13,7 +13,8 @@ use super::{FLASH_ATTENTION_ENABLED, MAX_UBATCH};
 use crate::error::EngineError;
 use crate::score::{ScoreLimits, ScoreRequest, Scorer, Scores};
 
-type Reply = mpsc::Sender<Result<Scores, EngineError>>;
+/// Called on the worker thread with the job's scores.
+pub(crate) type Reply = Box<dyn FnOnce(Result<Scores, EngineError>) + Send>;
 
 struct ScoreJob {
     requests: Vec<ScoreRequest>,
@@ -82,7 +83,11 @@ impl ScoreWorker {
                 });
                 let _ = ready_tx.send(Ok(()));
                 while let Ok(job) = rx.recv() {
-                    let _ = job.reply.send(scorer.score(&mut decode, &job.requests));
+                    // Jobs that queued up meanwhile are scored together: they batch, and
+                    // share context, and no number depends on the grouping.
+                    let mut jobs = vec![job];
+                    jobs.extend(rx.try_iter());
+                    run_together(&mut scorer, &mut decode, jobs);
                 }
             })
             .map_err(|e| EngineError::Context(format!("cannot start the scoring thread: {e}")))?;
@@ -90,11 +95,45 @@ impl ScoreWorker {
         Ok(Self { jobs })
     }
 
+    /// Scores `requests`, blocking until done.
     pub(crate) fn score(&self, requests: Vec<ScoreRequest>) -> Result<Scores, EngineError> {
-        let (reply, answer) = mpsc::channel();
+        let (tx, answer) = mpsc::channel();
+        self.submit(
+            requests,
+            Box::new(move |scores| {
+                let _ = tx.send(scores);
+            }),
+        )?;
+        answer.recv().map_err(|_| EngineError::WorkerStopped)?
+    }
+
+    /// Queues `requests`; `reply` gets their scores on the worker thread.
+    pub(crate) fn submit(
+        &self,
+        requests: Vec<ScoreRequest>,
+        reply: Reply,
+    ) -> Result<(), EngineError> {
         self.jobs
             .send(ScoreJob { requests, reply })
-            .map_err(|_| EngineError::WorkerStopped)?;
-        answer.recv().map_err(|_| EngineError::WorkerStopped)?
+            .map_err(|_| EngineError::WorkerStopped)
+    }
+}
+
+/// Scores every job's requests in one call and hands each job its share. A job
+/// whose own requests are invalid fails alone: the others are scored again without it.
+fn run_together(scorer: &mut Scorer, decode: &mut LlamaDecodeContext<'_>, jobs: Vec<ScoreJob>) {
+    if jobs.len() > 1 {
+        let all: Vec<ScoreRequest> = jobs.iter().flat_map(|j| j.requests.clone()).collect();
+        if let Ok(mut scores) = scorer.score(decode, &all) {
+            for job in jobs {
+                let rest = scores.split_off(job.requests.len());
+                (job.reply)(Ok(std::mem::replace(&mut scores, rest)));
+            }
+            return;
+        }
+    }
+    for job in jobs {
+        let scores = scorer.score(decode, &job.requests);
+        (job.reply)(scores);
     }
 }

@@ -69,9 +69,12 @@ fn logits_of(history: &[u32]) -> Vec<f32> {
         .collect()
 }
 
-fn reference(history: &[u32], next: u32) -> f32 {
+fn reference(history: &[u32], next: u32) -> ScoredToken {
     let logits = logits_of(history);
-    token_logprob(&logits, next, log_sum_exp(&logits)).unwrap()
+    ScoredToken {
+        logprob: token_logprob(&logits, next, log_sum_exp(&logits)).unwrap(),
+        top: Vec::new(),
+    }
 }
 
 impl DecodeContext for FakeCache {
@@ -152,6 +155,7 @@ fn request(context: &[u32], continuations: &[&[u32]]) -> ScoreRequest {
     ScoreRequest {
         context: context.to_vec(),
         continuations: continuations.iter().map(|c| c.to_vec()).collect(),
+        top_logprobs: 0,
     }
 }
 
@@ -334,6 +338,26 @@ fn bad_requests_are_refused_before_anything_runs() {
     let scores = scorer
         .score(&mut ctx, &[request(&[1, 2], &[&[], &[3]])])
         .unwrap();
-    assert_eq!(scores[0][0], Vec::<f32>::new());
+    assert_eq!(scores[0][0], Vec::<ScoredToken>::new());
     assert_eq!(scores[0][1], vec![reference(&[1, 2], 3)]);
+}
+
+#[test]
+fn top_logprobs_come_with_every_token_when_asked() {
+    let mut ctx = FakeCache::new(64);
+    let mut scorer = Scorer::new(limits(64, 8, 16));
+    let asked = ScoreRequest {
+        top_logprobs: 3,
+        ..request(&[1, 2, 3], &[&[4, 5]])
+    };
+    let scores = scorer.score(&mut ctx, &[asked]).unwrap();
+    for (i, history) in [vec![1, 2, 3], vec![1, 2, 3, 4]].iter().enumerate() {
+        let logits = logits_of(history);
+        let top = top_logprobs(&logits, 3, log_sum_exp(&logits));
+        assert_eq!(scores[0][0][i].top, top);
+        assert_eq!(
+            scores[0][0][i].logprob,
+            reference(history, [4, 5][i]).logprob
+        );
+    }
 }

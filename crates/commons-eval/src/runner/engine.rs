@@ -176,6 +176,7 @@ impl Backend for EngineBackend {
                 _ => groups.push(ScoreRequest {
                     context: context.to_vec(),
                     continuations: vec![continuation.to_vec()],
+                    top_logprobs: 0,
                 }),
             }
         }
@@ -184,7 +185,7 @@ impl Backend for EngineBackend {
         Ok(scores
             .iter()
             .flatten()
-            .map(|logprobs| logprobs.iter().map(|&lp| f64::from(lp)).sum())
+            .map(|tokens| tokens.iter().map(|t| f64::from(t.logprob)).sum())
             .collect())
     }
 
