@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::engine::{Engine, LoadOptions, Model};
 use crate::error::EngineError;
+use crate::scheduler::SchedulerStats;
 
 /// Manager settings.
 #[derive(Debug, Clone)]
@@ -35,7 +36,7 @@ impl Default for ManagerConfig {
     }
 }
 
-/// A loaded model as `/api/ps` shows it.
+/// A loaded model as `/api/ps` and `/commons/v1/status` show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadedModelInfo {
     pub name: String,
@@ -44,7 +45,13 @@ pub struct LoadedModelInfo {
     pub memory_bytes: u64,
     /// `None` while in use, or when kept forever.
     pub expires_at: Option<SystemTime>,
+    /// Leases held: requests running or waiting for a slot, and streams still being sent.
     pub active_requests: usize,
+    /// Sequences the model's scheduler decodes together.
+    pub slots: usize,
+    /// The scheduler's counters (running slots, queue depth, tokens), read without
+    /// touching the model's keep-alive.
+    pub stats: SchedulerStats,
 }
 
 struct Entry {
@@ -277,6 +284,8 @@ impl ModelManager {
                         memory_bytes: info.memory_bytes,
                         expires_at: e.expires.map(|(_, at)| at),
                         active_requests: e.leases,
+                        slots: self.inner.config.load_options.scheduler.slots,
+                        stats: e.model.stats(),
                     },
                 )
             })
@@ -330,7 +339,6 @@ mod tests {
     use super::*;
     use crate::engine::{ModelInfo, SpecialTokens};
     use crate::request::{GenerateRequest, GenerationStream};
-    use crate::scheduler::SchedulerStats;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct FakeModel(ModelInfo);
@@ -415,6 +423,22 @@ mod tests {
         assert_eq!(listed[0].active_requests, 0);
         let expires = listed[0].expires_at.unwrap();
         assert!(expires > SystemTime::now() + Duration::from_secs(200));
+    }
+
+    #[test]
+    fn listing_reports_scheduler_state_without_touching_keep_alive() {
+        let (m, _) = manager(None);
+        drop(m.acquire("a", Path::new("/a"), None).unwrap());
+        let first = m.loaded();
+        std::thread::sleep(Duration::from_millis(5));
+        let second = m.loaded();
+        assert_eq!(first, second, "listing must not refresh the expiry");
+        assert!(first[0].expires_at.is_some());
+        assert_eq!(
+            first[0].slots,
+            crate::scheduler::SchedulerConfig::default().slots
+        );
+        assert_eq!(first[0].stats, SchedulerStats::default());
     }
 
     #[test]
