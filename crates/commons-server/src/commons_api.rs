@@ -5,10 +5,12 @@
 //!
 //! Every route here only reads; the governance views (audit log, quarantine,
 //! stewards' proposals, policy) live in [`governance`], the provenance and
-//! evaluation views of one model in [`model`].
+//! evaluation views of one model in [`model`], the models in memory and their
+//! schedulers in [`status`].
 
 mod governance;
 mod model;
+mod status;
 
 use std::sync::Arc;
 
@@ -29,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/commons/v1/health", get(health))
         .merge(model::router())
         .merge(governance::router())
+        .merge(status::router())
 }
 
 /// Runs `work` on the store in a blocking task (SQLite and file reads must not

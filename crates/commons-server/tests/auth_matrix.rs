@@ -143,13 +143,14 @@ async fn every_write_route_checks_the_token_and_its_scope() {
 }
 
 /// One read route of every API.
-const READS: [&str; 6] = [
+const READS: [&str; 7] = [
     "/api/tags",
     "/v1/models",
     "/v2/m/tags/list",
     "/api/models",
     "/commons/v1/models",
     "/commons/v1/health",
+    "/commons/v1/status",
 ];
 
 #[tokio::test]

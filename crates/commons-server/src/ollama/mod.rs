@@ -9,7 +9,7 @@ mod blobs;
 mod chat;
 mod embed;
 mod generate;
-mod models;
+pub(crate) mod models;
 mod respond;
 pub mod types;
 

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use commons_engine::LoadedModelInfo;
 use commons_store::import::ImportMetadata;
 use commons_store::manifest::param_size_string;
 use commons_store::{ModelEntry, StoreError};
@@ -143,29 +144,49 @@ pub async fn show(State(state): State<AppState>, body: Bytes) -> Result<Response
     .into_response())
 }
 
-fn rfc3339(time: SystemTime) -> String {
+pub(crate) fn rfc3339(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-pub async fn ps(State(state): State<AppState>) -> Result<Response, OllamaError> {
+/// The models in memory, most recently used first, each with its import metadata (read
+/// in a blocking task). Listing them never touches their keep-alive.
+pub(crate) async fn loaded_models(
+    state: &AppState,
+) -> Result<Vec<(LoadedModelInfo, Option<ImportMetadata>)>, ApiError> {
     let loaded = state.models().loaded();
     let store = state.store().clone();
-    let rows = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         loaded
             .into_iter()
             .map(|m| {
-                let entry = store.resolve(&m.name).ok();
-                (m, entry)
+                let metadata = store
+                    .resolve(&m.name)
+                    .ok()
+                    .as_ref()
+                    .and_then(ImportMetadata::from_entry);
+                (m, metadata)
             })
-            .collect::<Vec<_>>()
+            .collect()
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    let models: Vec<Value> = rows
+    .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// The context of one slot: the server's setting after the engine clamps it to the
+/// model's training context.
+pub(crate) fn slot_context(state: &AppState, metadata: Option<&ImportMetadata>) -> u64 {
+    let configured = u64::from(state.limits().context_per_slot);
+    metadata
+        .and_then(|m| m.info.context_length)
+        .map_or(configured, |train| train.min(configured))
+}
+
+pub async fn ps(State(state): State<AppState>) -> Result<Response, OllamaError> {
+    let models: Vec<Value> = loaded_models(&state)
+        .await?
         .into_iter()
-        .map(|(loaded, entry)| {
+        .map(|(loaded, metadata)| {
             let name = state.display_name(&loaded.name);
-            let metadata = entry.as_ref().and_then(ImportMetadata::from_entry);
             json!({
                 "name": name,
                 "model": name,
@@ -174,13 +195,7 @@ pub async fn ps(State(state): State<AppState>) -> Result<Response, OllamaError> 
                 "details": details(metadata.as_ref()),
                 "expires_at": loaded.expires_at.map(rfc3339),
                 "size_vram": 0,
-                // The slot size after the engine clamps it to the training context.
-                "context_length": metadata
-                    .as_ref()
-                    .and_then(|m| m.info.context_length)
-                    .map_or(u64::from(state.limits().context_per_slot), |train| {
-                        train.min(u64::from(state.limits().context_per_slot))
-                    }),
+                "context_length": slot_context(&state, metadata.as_ref()),
                 "active_requests": loaded.active_requests,
             })
         })
