@@ -35,10 +35,14 @@ async function open(route, { viewport = { width: 1280, height: 900 } } = {}) {
   return page;
 }
 
-async function done(page, name) {
+async function shot(page, name) {
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   saved.push(file);
+}
+
+async function done(page, name) {
+  await shot(page, name);
   assert.deepEqual(page.problems, [], `the page reported problems:\n${page.problems.join("\n")}`);
   await page.context().close();
 }
@@ -231,9 +235,53 @@ describe("dashboard", () => {
     await done(page, "governance");
   });
 
-  test("the live page shows the model the playground loaded", async () => {
+  test("the live page shows slots, running and queued requests of the loaded model", async () => {
     const page = await open("/ui/live");
-    await page.locator("tbody tr", { hasText: MODEL }).waitFor();
+    const row = page.locator("tbody tr", { hasText: MODEL }).first();
+    await row.waitFor();
+    const figure = async (name) => Number(await row.locator(`[data-figure="${name}"]`).textContent());
+    assert.equal(await figure("slots"), 2, "commons serve --parallel 2");
+
+    // Three long generations on two slots: two run, one waits. Their bodies are never
+    // read; aborting them disconnects, which cancels the generations.
+    const clients = [0, 1, 2].map(() => new AbortController());
+    const started = clients.map((client) =>
+      fetch(`${node.url}/api/generate`, {
+        method: "POST",
+        signal: client.signal,
+        body: JSON.stringify({
+          model: MODEL,
+          prompt: "Count from 1 to 1000, separated by commas: 1, 2, 3, 4,",
+          raw: true,
+          options: { temperature: 0, num_predict: 1500 },
+        }),
+      }).catch(() => null),
+    );
+    try {
+      await page.waitForFunction(
+        () => {
+          const read = (name) => document.querySelector(`tbody tr [data-figure="${name}"]`)?.textContent;
+          return read("running") === "2" && read("queued") === "1";
+        },
+        null,
+        { timeout: 2 * TIMEOUT, polling: 200 },
+      );
+      await shot(page, "live-busy");
+    } finally {
+      for (const client of clients) client.abort();
+      await Promise.all(started);
+    }
+    await page.waitForFunction(
+      () => {
+        const read = (name) => document.querySelector(`tbody tr [data-figure="${name}"]`)?.textContent;
+        return read("running") === "0" && read("queued") === "0";
+      },
+      null,
+      { timeout: TIMEOUT, polling: 200 },
+    );
+    const since = page.locator("section", { has: page.getByRole("heading", { name: "Since loaded" }) });
+    assert.ok(Number(await since.locator('[data-figure="cancelled"]').textContent()) >= 3, "the three aborted requests");
+    assert.ok(Number(await since.locator('[data-figure="generated"]').textContent()) > 0);
     await done(page, "live");
   });
 

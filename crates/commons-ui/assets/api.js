@@ -77,6 +77,6 @@ export const api = {
   proposals: () => getJson("/commons/v1/proposals"),
   policy: () => getJson("/commons/v1/policy"),
   tags: () => getJson("/api/tags"),
-  ps: () => getJson("/api/ps"),
+  status: () => getJson("/commons/v1/status"),
   version: () => getJson("/api/version"),
 };
