@@ -132,6 +132,7 @@ describe("dashboard", () => {
 
     const signatures = await page.locator("section", { has: page.getByRole("heading", { name: "Signatures" }) }).innerText();
     assert.match(signatures, /[0-9a-f]{16}/);
+    assert.ok(signatures.includes("this node's key"), `the signer is named: ${signatures}`);
 
     // Two evaluators ran date understanding: one row, two filled columns with intervals.
     const matrix = page.locator("table.matrix");

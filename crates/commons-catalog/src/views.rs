@@ -121,6 +121,11 @@ impl ProvenanceSummary {
 #[derive(Debug, Serialize)]
 pub struct SignatureSummary {
     pub key_hint: String,
+    /// The name this node trusts the signing key under (its own key, or a `trust.toml`
+    /// entry), as `commons eval compare` names evaluators; absent for keys it does not
+    /// trust. Whether the signature verifies is `commons verify-signature`'s business.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_as: Option<String>,
     pub created_at: String,
 }
 
@@ -193,11 +198,20 @@ impl ModelDetails {
     pub fn load(store: &Store, entry: &ModelEntry) -> Result<Self, StoreError> {
         let record = current_record(store, entry)?.record;
         let mut details = Self::from_entry(entry, &record);
+        let signatures = store.signatures(&entry.digest)?;
+        let trusted = if signatures.is_empty() {
+            Vec::new()
+        } else {
+            trusted_keys(store)
+        };
         details.signatures = Some(
-            store
-                .signatures(&entry.digest)?
+            signatures
                 .into_iter()
                 .map(|s| SignatureSummary {
+                    trusted_as: trusted
+                        .iter()
+                        .find(|k| k.hint == s.key_hint)
+                        .map(|k| k.name.clone()),
                     key_hint: s.key_hint,
                     created_at: s.created_at,
                 })
@@ -217,4 +231,10 @@ impl ModelDetails {
         );
         Ok(details)
     }
+}
+
+/// The keys the node trusts. A `trust.toml` that cannot be read names no signer here
+/// rather than hiding the model; `commons verify-signature` reports what is wrong with it.
+fn trusted_keys(store: &Store) -> Vec<commons_provenance::signing::trust::TrustedKey> {
+    commons_provenance::signing::trust::load(store.root()).unwrap_or_default()
 }

@@ -35,6 +35,13 @@ fn a_stored_model_is_signed_with_the_node_key_and_verified_from_its_blobs() {
     assert_eq!(verified["key_hint"], hint.as_str());
     // Signing again reuses the key.
     assert_eq!(node.json(&["sign", "smol:1"])["key_hint"], hint.as_str());
+    // `show` names the signer: the node trusts its own key as "this node's key".
+    let shown = node.json(&["show", "smol:1"]);
+    assert_eq!(
+        shown["signatures"],
+        serde_json::json!([{"key_hint": hint, "trusted_as": "this node's key",
+                            "created_at": shown["signatures"][0]["created_at"]}])
+    );
 
     // A corrupted blob fails verification, naming the file.
     let digest = node.json(&["show", "smol:1"])["files"][0]["digest"]

@@ -126,6 +126,55 @@ async fn provenance_names_base_and_derived_models_with_shared_tensors() {
 }
 
 #[tokio::test]
+async fn signatures_name_the_signer_when_the_node_trusts_the_key() {
+    use commons_provenance::signing::keys;
+    let node = node(AuthPolicy::default());
+    let entry = node.import("signed:v1", &[("token_embd.weight", 16)], None);
+    let hint = |key: &commons_provenance::signing::SigningKey| {
+        keys::public_key_hint(key.verifying_key()).unwrap()
+    };
+    let (release, stranger) = (keys::generate(), keys::generate());
+    std::fs::write(
+        node.home.path().join("release.pub.pem"),
+        keys::public_key_pem(release.verifying_key()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        node.home.path().join("trust.toml"),
+        "[[key]]\nname = \"Release key\"\npublic_key = \"release.pub.pem\"\n",
+    )
+    .unwrap();
+    for key in [&release, &stranger] {
+        node.store
+            .put_signature(&entry.digest, &hint(key), "{}")
+            .unwrap();
+    }
+
+    let (status, model) = node.get("/commons/v1/models/signed:v1").await;
+    assert_eq!(status, StatusCode::OK, "{model}");
+    let signatures = model["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2, "{model}");
+    let by = |key| {
+        let hint = hint(key);
+        signatures
+            .iter()
+            .find(|s| s["key_hint"] == hint.as_str())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by(&release)["trusted_as"], "Release key");
+    assert!(by(&stranger).get("trusted_as").is_none(), "{model}");
+
+    // A trust file that does not parse names nobody and hides nothing.
+    std::fs::write(node.home.path().join("trust.toml"), "[[key]\n").unwrap();
+    let (status, model) = node.get("/commons/v1/models/signed:v1").await;
+    assert_eq!(status, StatusCode::OK, "{model}");
+    let signatures = model["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2);
+    assert!(signatures.iter().all(|s| s.get("trusted_as").is_none()));
+}
+
+#[tokio::test]
 async fn evaluations_compare_what_is_attested() {
     let node = node(AuthPolicy::default());
     let entry = node.import("tiny:v1", &[("token_embd.weight", 64)], None);

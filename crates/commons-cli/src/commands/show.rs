@@ -69,7 +69,13 @@ fn print_human(d: &ModelDetails) {
                 Some([]) | None => "none".to_string(),
                 Some(sigs) => sigs
                     .iter()
-                    .map(|s| format!("key {}", &s.key_hint[..s.key_hint.len().min(12)]))
+                    .map(|s| {
+                        let key = &s.key_hint[..s.key_hint.len().min(12)];
+                        match &s.trusted_as {
+                            Some(name) => format!("key {key} ({name})"),
+                            None => format!("key {key}"),
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             },

@@ -81,9 +81,14 @@ function signatures(m) {
       ? table(
           [
             { label: "Signed by key", cell: (x) => h("code", { title: x.key_hint }, x.key_hint.slice(0, 16)) },
+            {
+              label: "Signer",
+              cell: (x) => (x.trusted_as ? h("span", { "data-signer": "" }, `${x.trusted_as} ✓`) : h("span", { class: "muted" }, "not in the trust list")),
+            },
             { label: "When", cell: (x) => x.created_at },
           ],
           sigs,
+          { caption: "Signing keys and the names this node trusts them under" },
         )
       : note("warn", "Not signed. ", h("code", {}, `commons sign ${m.name}:${m.tag}`), " signs it with this node's key (OpenSSF model signing)."),
   );
