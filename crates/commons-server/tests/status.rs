@@ -1,8 +1,11 @@
 //! `GET /commons/v1/status` with the real test model (SmolLM2-135M-Instruct from
-//! `scripts/fetch-models`): one slot, one request running and one queued, both
-//! counted; reading the status never extends the model's keep-alive.
+//! `scripts/fetch-models`, found as the engine tests find it): one slot, one request
+//! running and one queued, both counted; reading the status never extends the
+//! model's keep-alive.
 
-use std::path::PathBuf;
+#[path = "../../commons-engine/tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,23 +18,6 @@ use commons_store::import::{import, ImportOptions, NoProgress};
 use commons_store::Store;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-
-/// `$COMMONS_TEST_GGUF`, else the fetch-models cache; a missing model fails the test.
-fn model_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("COMMONS_TEST_GGUF") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("COMMONS_MODEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/models"));
-    let path = cache.join("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.is_file(),
-        "test model not found at {}\nhint: run `scripts/fetch-models`",
-        path.display()
-    );
-    path
-}
 
 async fn send(state: &AppState, method: Method, path: &str, body: Value) -> Response {
     let request = Request::builder()
@@ -91,7 +77,7 @@ async fn status_shows_running_and_queued_requests_of_each_loaded_model() {
         name: Some("smollm2".parse().unwrap()),
         ..ImportOptions::default()
     };
-    let entry = import(&store, &model_path(), options, &NoProgress)
+    let entry = import(&store, &common::model_path(), options, &NoProgress)
         .unwrap()
         .entry;
     let manager = ManagerConfig {
