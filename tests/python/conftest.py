@@ -127,8 +127,10 @@ def log_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(home, log_dir):
-    # A 2048-token slot keeps memory small; 4 slots as in production.
-    server = launch(home, log_dir, "--ctx-size", "2048", "--parallel", "4")
+    # A 2048-token slot keeps memory small; 4 slots as in production. Batch-invariant,
+    # because the tests compare answers for the same seed across requests (streamed and
+    # not, alone and under load); the default, faster mode is served in test_http.py.
+    server = launch(home, log_dir, "--ctx-size", "2048", "--parallel", "4", "--batch-invariant")
     yield server
     server.stop()
 

@@ -24,6 +24,9 @@ pub fn run(ctx: Ctx, args: ServeArgs) -> Result<()> {
         context_per_slot: args.ctx_size,
         queue_depth: args.queue,
         threads: args.threads,
+        // Serving favours speed, as llama.cpp's server and Ollama do (measured in
+        // docs/benchmarks.md); evaluations load their own batch-invariant models.
+        batch_invariant: args.batch_invariant,
         ..SchedulerConfig::default()
     };
     let manager = ManagerConfig {
