@@ -254,7 +254,8 @@ describe("dashboard", () => {
           model: MODEL,
           prompt: "Count from 1 to 1000, separated by commas: 1, 2, 3, 4,",
           raw: true,
-          options: { temperature: 0, num_predict: 1500 },
+          // ignore_eos: the model would otherwise stop after a few dozen tokens.
+          options: { temperature: 0, num_predict: 1500, ignore_eos: true },
         }),
       }).catch(() => null),
     );

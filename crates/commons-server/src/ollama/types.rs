@@ -31,6 +31,9 @@ pub struct Options {
     /// function name. `required` and a name force a call with a grammar, which makes tools
     /// usable with models too small to follow the prompt.
     pub tool_choice: Option<String>,
+    /// commons extension (llama.cpp server's name): keep generating past end-of-generation
+    /// tokens until `num_predict`, for benchmarks and load tests.
+    pub ignore_eos: Option<bool>,
 }
 
 /// Ollama's defaults for what a request leaves out.
@@ -66,6 +69,7 @@ impl Options {
             frequency_penalty: self.frequency_penalty.unwrap_or(0.0),
             // Ollama: -1 (or absent) = random.
             seed: self.seed.filter(|&s| s >= 0).map(|s| s as u32),
+            ignore_eos: self.ignore_eos.unwrap_or(false),
             ..SamplingParams::default()
         };
         params.validate().map_err(|e| {
