@@ -143,3 +143,33 @@ fn bad_requests_are_refused() {
     };
     assert_eq!(model.score(&[ok]).unwrap()[0][0].len(), 1);
 }
+
+#[test]
+fn a_batch_size_one_past_the_micro_batch_still_decodes() {
+    // 64 tokens split into micro-batches of 63 leave one token, which gets a padding
+    // partner: the context must take batch_size + 1 tokens per call.
+    let config = SchedulerConfig {
+        slots: 1,
+        context_per_slot: 512,
+        batch_size: 64,
+        ..SchedulerConfig::default()
+    };
+    let model = common::load(config);
+    let long = "one two three four five six seven eight nine ten ".repeat(12);
+    let request = ScoreRequest {
+        context: model.tokenize(&long, true).unwrap(),
+        continuations: vec![model.tokenize(" eleven", false).unwrap()],
+        top_logprobs: 0,
+    };
+    assert!(request.context.len() > 64);
+    let scores = model.score(&[request.clone()]).unwrap();
+    assert_eq!(scores, scorer_model().score(&[request]).unwrap());
+    // The scheduler too: a generation over the same prompt.
+    let tokens = model.tokenize(&long, true).unwrap();
+    let completion = model
+        .generate(GenerateRequest::new(Prompt::Tokens(tokens), 2))
+        .unwrap()
+        .collect_blocking()
+        .unwrap();
+    assert_eq!(completion.done.completion_tokens, 2);
+}

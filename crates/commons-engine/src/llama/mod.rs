@@ -309,7 +309,9 @@ fn spawn_scheduler(
                         .saturating_mul(slots)
                         .saturating_add(1),
                 ))
-                .with_n_batch(config.batch_size)
+                // + the padding token a batch-invariant call may add (see `context`);
+                // llama.cpp also wants room for one output per sequence.
+                .with_n_batch(config.batch_size.saturating_add(1).max(slots + 1))
                 .with_n_ubatch(ubatch)
                 .with_n_seq_max(slots + 1) // + the padding sequence
                 // A request's output must not depend on what it is batched with. Measured on

@@ -51,7 +51,9 @@ impl ScoreWorker {
                 let sequences = SEQUENCES as u32;
                 let params = LlamaContextParams::default()
                     .with_n_ctx(std::num::NonZeroU32::new(cells))
-                    .with_n_batch(batch)
+                    // + the padding token a call may add (see `context`); llama.cpp also
+                    // wants room for one output per sequence.
+                    .with_n_batch(batch.saturating_add(1).max(sequences + 2))
                     .with_n_ubatch(batch.min(MAX_UBATCH))
                     // The prefix, one per continuation, and the padding sequence.
                     .with_n_seq_max(sequences + 2)
