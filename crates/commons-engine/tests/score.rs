@@ -162,7 +162,7 @@ fn a_batch_size_one_past_the_micro_batch_still_decodes() {
         top_logprobs: 0,
     };
     assert!(request.context.len() > 64);
-    let scores = model.score(&[request.clone()]).unwrap();
+    let scores = model.score(std::slice::from_ref(&request)).unwrap();
     assert_eq!(scores, scorer_model().score(&[request]).unwrap());
     // The scheduler too: a generation over the same prompt.
     let tokens = model.tokenize(&long, true).unwrap();
