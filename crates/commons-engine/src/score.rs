@@ -86,8 +86,23 @@ impl Unit<'_> {
     }
 }
 
-/// Where a logits row's log-probabilities go: `(request, continuation, token index)`.
-type Target = (usize, usize, usize);
+/// A continuation token a logits row scores: `units[unit]`'s continuation
+/// `continuation` (its index in the request), token `index`, which is `token`.
+#[derive(Clone, Copy)]
+struct Target {
+    unit: usize,
+    continuation: usize,
+    index: usize,
+    token: u32,
+}
+
+/// The units the next round takes, the prefix length they all share, and for each
+/// unit the earlier unit in the round whose context it shares most of ([`best_earlier`]).
+struct Round {
+    len: usize,
+    shared: usize,
+    best: Vec<(usize, Option<usize>)>,
+}
 
 /// The scoring state kept between calls: which prefix sequence 0 holds, and how
 /// many other sequences the last round used.
@@ -125,9 +140,9 @@ impl Scorer {
             .collect();
         let mut start = 0;
         while start < units.len() {
-            let (end, shared) = self.round_end(&units[start..]);
-            let end = start + end;
-            if let Err(error) = self.round(ctx, &units[start..end], shared, &mut scores) {
+            let plan = self.plan_round(&units[start..]);
+            let end = start + plan.len;
+            if let Err(error) = self.round(ctx, &units[start..end], &plan, &mut scores) {
                 self.reset(ctx);
                 return Err(error);
             }
@@ -144,12 +159,13 @@ impl Scorer {
             if request.context.is_empty() {
                 return Err(EngineError::EmptyPrompt);
             }
-            let mut unit = Unit {
+            let empty = || Unit {
                 request: index,
                 top_logprobs: request.top_logprobs,
                 context: &request.context,
                 continuations: Vec::new(),
             };
+            let mut unit = empty();
             for (j, continuation) in request.continuations.iter().enumerate() {
                 // An empty continuation has nothing to score (its sum is 0).
                 if continuation.is_empty() {
@@ -165,13 +181,7 @@ impl Scorer {
                 let full = unit.continuations.len() == self.limits.sequences
                     || unit.cells_after(0) + continuation.len() - 1 > room;
                 if full {
-                    let next = Unit {
-                        request: index,
-                        top_logprobs: request.top_logprobs,
-                        context: &request.context,
-                        continuations: Vec::new(),
-                    };
-                    units.push(std::mem::replace(&mut unit, next));
+                    units.push(std::mem::replace(&mut unit, empty()));
                 }
                 unit.continuations.push((j, continuation));
             }
@@ -182,8 +192,8 @@ impl Scorer {
         Ok(units)
     }
 
-    /// How many of `units` the next round takes, and the prefix length they all share.
-    fn round_end(&self, units: &[Unit]) -> (usize, usize) {
+    /// Which of `units` the next round takes, and how their contexts share.
+    fn plan_round(&self, units: &[Unit]) -> Round {
         let room = self
             .limits
             .round_cells
@@ -198,21 +208,30 @@ impl Scorer {
             let prefix = shared
                 .min(common_prefix(first, unit.context))
                 .min(unit.context.len() - 1);
-            best.push(best_earlier(&units[..k], unit).0);
+            best.push(best_earlier(&units[..k], unit));
             let cells = prefix
                 + units[..=k]
                     .iter()
                     .zip(&best)
-                    .map(|(u, &b)| u.cells_after(prefix.max(b)))
+                    .map(|(u, &(b, _))| u.cells_after(prefix.max(b)))
                     .sum::<usize>();
             let seqs = sequences + unit.continuations.len();
             if k > 0 && (cells > room || seqs > self.limits.sequences) {
-                return (k, shared);
+                best.truncate(k);
+                return Round {
+                    len: k,
+                    shared,
+                    best,
+                };
             }
             shared = prefix;
             sequences = seqs;
         }
-        (units.len(), shared)
+        Round {
+            len: units.len(),
+            shared,
+            best,
+        }
     }
 
     /// One round: the shared prefix, then every context's own tokens, then every
@@ -221,9 +240,10 @@ impl Scorer {
         &mut self,
         ctx: &mut dyn DecodeContext,
         units: &[Unit],
-        shared: usize,
+        plan: &Round,
         scores: &mut Scores,
     ) -> Result<(), EngineError> {
+        let shared = plan.shared;
         // Free everything after the prefix, so new cells come after every kept one.
         for seq in 1..=self.used {
             ctx.truncate(seq as u32, 0);
@@ -258,8 +278,8 @@ impl Scorer {
         // own come after them.
         let mut links: Vec<(usize, Option<usize>)> = Vec::with_capacity(units.len());
         let mut stage = Vec::with_capacity(units.len());
-        for (k, unit) in units.iter().enumerate() {
-            let (share, parent) = match best_earlier(&units[..k], unit) {
+        for &best in &plan.best {
+            let (share, parent) = match best {
                 (share, Some(parent)) if share > shared => (share, Some(parent)),
                 _ => (shared, None),
             };
@@ -283,7 +303,15 @@ impl Scorer {
                 let last = unit.context.len() - 1;
                 for (pos, &token) in unit.context.iter().enumerate().skip(share) {
                     let targets = if pos == last {
-                        unit.continuations.iter().map(|&(j, _)| (u, j, 0)).collect()
+                        unit.continuations
+                            .iter()
+                            .map(|&(j, continuation)| Target {
+                                unit: u,
+                                continuation: j,
+                                index: 0,
+                                token: continuation[0],
+                            })
+                            .collect()
                     } else {
                         Vec::new()
                     };
@@ -303,10 +331,15 @@ impl Scorer {
                 if k > 0 {
                     ctx.copy_prefix(first_seq[u] as u32, seq as u32, context_len as u32);
                 }
-                for (i, &token) in continuation[..continuation.len() - 1].iter().enumerate() {
+                for (i, pair) in continuation.windows(2).enumerate() {
                     entries.push((
-                        batch_token(token, context_len + i, seq, true),
-                        vec![(u, j, i + 1)],
+                        batch_token(pair[0], context_len + i, seq, true),
+                        vec![Target {
+                            unit: u,
+                            continuation: j,
+                            index: i + 1,
+                            token: pair[1],
+                        }],
                     ));
                 }
             }
@@ -339,24 +372,18 @@ impl Scorer {
                     EngineError::Decode(format!("no logits for batch entry {index}"))
                 })?;
                 let lse = log_sum_exp(logits);
-                let top_n = targets
-                    .first()
-                    .map_or(0, |&(u, _, _)| units[u].top_logprobs);
+                // Every target of a row belongs to one unit.
+                let top_n = targets.first().map_or(0, |t| units[t.unit].top_logprobs);
                 let top = top_logprobs(logits, top_n, lse);
-                for &(u, j, i) in targets {
-                    let unit = &units[u];
-                    let token = unit
-                        .continuations
-                        .iter()
-                        .find(|(jj, _)| *jj == j)
-                        .map(|(_, c)| c[i])
-                        .unwrap_or_default();
+                for target in targets {
+                    let token = target.token;
                     let logprob =
                         token_logprob(logits, token, lse).ok_or(EngineError::InvalidToken {
                             token,
                             vocab_size: logits.len(),
                         })?;
-                    scores[unit.request][j][i] = ScoredToken {
+                    let request = units[target.unit].request;
+                    scores[request][target.continuation][target.index] = ScoredToken {
                         logprob,
                         top: top.clone(),
                     };
