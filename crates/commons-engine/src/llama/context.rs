@@ -1,11 +1,27 @@
 //! The scheduler's [`DecodeContext`] on top of a llama.cpp context.
 
+use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
+use super::{create_context, FLASH_ATTENTION_AUTO, FLASH_ATTENTION_ENABLED, MAX_UBATCH};
+use crate::error::EngineError;
 use crate::scheduler::{BatchToken, DecodeContext, DecodeFailure};
+
+/// The shape of a decode context: its KV cells, tokens per call and sequences.
+pub(crate) struct DecodeSizing {
+    /// KV cells, the padding token's included.
+    pub cells: u32,
+    /// Most tokens per decode call (the padding token comes on top).
+    pub batch: u32,
+    /// Sequences for requests (the padding sequence comes on top).
+    pub sequences: u32,
+    pub batch_invariant: bool,
+    pub threads: u32,
+}
 
 pub(crate) struct LlamaDecodeContext<'model> {
     ctx: LlamaContext<'model>,
@@ -22,8 +38,53 @@ pub(crate) struct LlamaDecodeContext<'model> {
 }
 
 impl<'model> LlamaDecodeContext<'model> {
+    /// A context on `model` shaped by `sizing`, under the batch-invariance rules when asked.
+    pub(crate) fn create(
+        model: &'model LlamaModel,
+        sizing: &DecodeSizing,
+    ) -> Result<Self, EngineError> {
+        let threads = i32::try_from(sizing.threads).unwrap_or(1);
+        let ubatch = if sizing.batch_invariant {
+            sizing.batch.min(MAX_UBATCH)
+        } else {
+            sizing.batch
+        };
+        let params = LlamaContextParams::default()
+            .with_n_ctx(std::num::NonZeroU32::new(sizing.cells))
+            // + the padding token a batch-invariant call may add (see `decode`);
+            // llama.cpp also wants room for one output per sequence.
+            .with_n_batch(sizing.batch.saturating_add(1).max(sizing.sequences + 1))
+            .with_n_ubatch(ubatch)
+            .with_n_seq_max(sizing.sequences + 1) // + the padding sequence
+            // A request's output must not depend on what it is batched with. Measured on
+            // this llama.cpp: without flash attention a unified cache shifts a sequence's
+            // logprobs (up to 0.2) when other sequences' cells are present; separate KV
+            // streams split micro-batches by sequence and produce single-token ones. With
+            // one unified cache + flash attention + micro-batches below the attention tile
+            // + no single-token micro-batch, logprobs are bit-identical alone or batched.
+            .with_kv_unified(true)
+            // A full-size sliding-window cache (llama.cpp's default, stated because scoring
+            // relies on it): cells are never recycled out of order.
+            .with_swa_full(true)
+            .with_flash_attention_policy(if sizing.batch_invariant {
+                FLASH_ATTENTION_ENABLED
+            } else {
+                FLASH_ATTENTION_AUTO
+            })
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let ctx = create_context(model, params)?;
+        Ok(Self::new(
+            ctx,
+            sizing.batch as usize,
+            ubatch as usize,
+            sizing.sequences as usize,
+            sizing.batch_invariant,
+        ))
+    }
+
     /// `slots` sequences for requests; the context must allow `slots + 1` (see `pad_seq`).
-    pub(crate) fn new(
+    fn new(
         ctx: LlamaContext<'model>,
         batch_size: usize,
         ubatch: usize,

@@ -30,7 +30,7 @@ use crate::request::{
 use crate::scheduler::{self, Counters, Job, SchedulerHandle, SchedulerStats, TokenText};
 use crate::score::{ScoreRequest, Scores};
 
-use self::context::LlamaDecodeContext;
+use self::context::{DecodeSizing, LlamaDecodeContext};
 use self::embed::EmbedWorker;
 use self::sampler::ChainSampler;
 use self::score::ScoreWorker;
@@ -294,54 +294,25 @@ fn spawn_scheduler(
         .name("commons-scheduler".into())
         .spawn(move || {
             let config = thread_config;
-            let threads = i32::try_from(config.effective_threads()).unwrap_or(1);
             let slots = u32::try_from(config.slots).unwrap_or(1);
-            let ubatch = if config.batch_invariant {
-                config.batch_size.min(MAX_UBATCH)
-            } else {
-                config.batch_size
-            };
-            let params = LlamaContextParams::default()
+            let sizing = DecodeSizing {
                 // Room for every slot, plus the padding token (see `context`).
-                .with_n_ctx(std::num::NonZeroU32::new(
-                    config
-                        .context_per_slot
-                        .saturating_mul(slots)
-                        .saturating_add(1),
-                ))
-                // + the padding token a batch-invariant call may add (see `context`);
-                // llama.cpp also wants room for one output per sequence.
-                .with_n_batch(config.batch_size.saturating_add(1).max(slots + 1))
-                .with_n_ubatch(ubatch)
-                .with_n_seq_max(slots + 1) // + the padding sequence
-                // A request's output must not depend on what it is batched with. Measured on
-                // this llama.cpp: without flash attention a unified cache shifts a sequence's
-                // logprobs (up to 0.2) when other sequences' cells are present; separate KV
-                // streams split micro-batches by sequence and produce single-token ones. With
-                // one unified cache + flash attention + micro-batches below the attention tile
-                // + no single-token micro-batch, logprobs are bit-identical alone or batched.
-                .with_kv_unified(true)
-                .with_flash_attention_policy(if config.batch_invariant {
-                    FLASH_ATTENTION_ENABLED
-                } else {
-                    FLASH_ATTENTION_AUTO
-                })
-                .with_n_threads(threads)
-                .with_n_threads_batch(threads);
-            let ctx = match create_context(&model, params) {
-                Ok(ctx) => ctx,
+                cells: config
+                    .context_per_slot
+                    .saturating_mul(slots)
+                    .saturating_add(1),
+                batch: config.batch_size,
+                sequences: slots,
+                batch_invariant: config.batch_invariant,
+                threads: config.effective_threads(),
+            };
+            let mut decode = match LlamaDecodeContext::create(&model, &sizing) {
+                Ok(decode) => decode,
                 Err(error) => {
                     let _ = ready_tx.send(Err(error));
                     return;
                 }
             };
-            let mut decode = LlamaDecodeContext::new(
-                ctx,
-                config.batch_size as usize,
-                ubatch as usize,
-                config.slots,
-                config.batch_invariant,
-            );
             let _ = ready_tx.send(Ok(()));
             scheduler::run(
                 &mut decode,

@@ -5,11 +5,9 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::model::LlamaModel;
 
-use super::context::LlamaDecodeContext;
-use super::{FLASH_ATTENTION_ENABLED, MAX_UBATCH};
+use super::context::{DecodeSizing, LlamaDecodeContext};
 use crate::error::EngineError;
 use crate::score::{ScoreLimits, ScoreRequest, Scorer, Scores};
 
@@ -47,36 +45,22 @@ impl ScoreWorker {
         std::thread::Builder::new()
             .name("commons-score".into())
             .spawn(move || {
-                let threads = i32::try_from(threads).unwrap_or(1);
-                let sequences = SEQUENCES as u32;
-                let params = LlamaContextParams::default()
-                    .with_n_ctx(std::num::NonZeroU32::new(cells))
-                    // + the padding token a call may add (see `context`); llama.cpp also
-                    // wants room for one output per sequence.
-                    .with_n_batch(batch.saturating_add(1).max(sequences + 2))
-                    .with_n_ubatch(batch.min(MAX_UBATCH))
-                    // The prefix, one per continuation, and the padding sequence.
-                    .with_n_seq_max(sequences + 2)
-                    .with_kv_unified(true)
-                    // A full-size sliding-window cache: cells are never recycled out of order.
-                    .with_swa_full(true)
-                    .with_flash_attention_policy(FLASH_ATTENTION_ENABLED)
-                    .with_n_threads(threads)
-                    .with_n_threads_batch(threads);
-                let ctx = match super::create_context(&model, params) {
-                    Ok(ctx) => ctx,
+                let sizing = DecodeSizing {
+                    cells,
+                    batch,
+                    // The prefix and one per continuation.
+                    sequences: SEQUENCES as u32 + 1,
+                    // Scores are what evaluations sign: always batch-invariant.
+                    batch_invariant: true,
+                    threads,
+                };
+                let mut decode = match LlamaDecodeContext::create(&model, &sizing) {
+                    Ok(decode) => decode,
                     Err(error) => {
                         let _ = ready_tx.send(Err(error));
                         return;
                     }
                 };
-                let mut decode = LlamaDecodeContext::new(
-                    ctx,
-                    batch as usize,
-                    batch.min(MAX_UBATCH) as usize,
-                    SEQUENCES + 1,
-                    true,
-                );
                 let mut scorer = Scorer::new(ScoreLimits {
                     cells: cells as usize,
                     round_cells: ROUND_CELLS,
