@@ -660,12 +660,7 @@ impl State {
 
 /// A prompt token streamed back without a log-probability.
 pub(crate) fn unscored_token(token: u32, text: &dyn TokenText) -> TokenEvent {
-    TokenEvent {
-        id: token,
-        text: String::from_utf8_lossy(&text.piece(token)).into_owned(),
-        logprob: None,
-        top_logprobs: Vec::new(),
-    }
+    token_event(token, None, &[], text)
 }
 
 /// Log-probabilities of `token` at a position, as an event.
@@ -674,24 +669,20 @@ fn score_token(logits: &[f32], token: u32, top_n: Option<u32>, text: &dyn TokenT
     let top = top_n
         .map(|n| top_logprobs(logits, n as usize, lse))
         .unwrap_or_default();
-    let logprob = token_logprob(logits, token, lse);
-    TokenEvent {
-        logprob,
-        ..scored_token(token, logprob.unwrap_or(f32::NAN), &top, text)
-    }
+    token_event(token, token_logprob(logits, token, lse), &top, text)
 }
 
 /// A token with its log-probability and the most likely alternatives, as an event.
-pub(crate) fn scored_token(
+pub(crate) fn token_event(
     token: u32,
-    logprob: f32,
+    logprob: Option<f32>,
     top: &[(u32, f32)],
     text: &dyn TokenText,
 ) -> TokenEvent {
     TokenEvent {
         id: token,
         text: String::from_utf8_lossy(&text.piece(token)).into_owned(),
-        logprob: Some(logprob),
+        logprob,
         top_logprobs: top
             .iter()
             .map(|&(id, logprob)| TopLogprob {

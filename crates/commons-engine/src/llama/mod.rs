@@ -536,9 +536,9 @@ impl LlamaLoadedModel {
                 )));
             }
             for (&token, scored) in prompt[context_len..].iter().zip(&scored) {
-                let _ = events.send(Event::PromptToken(scheduler::scored_token(
+                let _ = events.send(Event::PromptToken(scheduler::token_event(
                     token,
-                    scored.logprob,
+                    Some(scored.logprob),
                     &scored.top,
                     vocabulary.as_ref(),
                 )));
