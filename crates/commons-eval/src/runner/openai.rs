@@ -90,11 +90,7 @@ impl OpenAiBackend {
             PromptText::Raw(text) => Ok(text.clone()),
             PromptText::Chat { system, user } => {
                 // The server renders its own chat template; ask it to, as tokens.
-                let mut messages = Vec::new();
-                if let Some(system) = system {
-                    messages.push(json!({"role": "system", "content": system}));
-                }
-                messages.push(json!({"role": "user", "content": user}));
+                let messages = chat_messages(system.as_deref(), user);
                 let response = self.post(
                     "/tokenize",
                     &json!({"model": self.model, "messages": messages, "add_special": false}),
@@ -170,11 +166,7 @@ impl OpenAiBackend {
                 response["choices"][0]["text"].as_str().map(str::to_string)
             }
             PromptText::Chat { system, user } => {
-                let mut messages = Vec::new();
-                if let Some(system) = system {
-                    messages.push(json!({"role": "system", "content": system}));
-                }
-                messages.push(json!({"role": "user", "content": user}));
+                let messages = chat_messages(system.as_deref(), user);
                 let response = self.post(
                     "/v1/chat/completions",
                     &json!({
@@ -256,4 +248,14 @@ impl Backend for OpenAiBackend {
     fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<String>, EvalError> {
         self.parallel(requests, |r| self.generate_one(r))
     }
+}
+
+/// The OpenAI `messages` of a chat prompt: the system message, if any, then the user's.
+fn chat_messages(system: Option<&str>, user: &str) -> Vec<Value> {
+    let mut messages = Vec::new();
+    if let Some(system) = system {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    messages.push(json!({"role": "user", "content": user}));
+    messages
 }
