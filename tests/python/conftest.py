@@ -46,6 +46,26 @@ def model_file() -> Path:
     return path
 
 
+def minilm_folder() -> Path:
+    """all-MiniLM-L6-v2 as its publisher ships it: a sentence-transformers folder."""
+    cache = Path(os.environ.get("COMMONS_MODEL_CACHE", REPO / ".cache" / "models"))
+    path = cache / "all-minilm-l6-v2"
+    if not (path / "model.safetensors").is_file():
+        pytest.fail(f"test model not found at {path}\nhint: run scripts/fetch-models", pytrace=False)
+    return path
+
+
+def commons_import(home: Path, source: Path, name: str) -> None:
+    result = subprocess.run(
+        [str(commons_bin()), "import", str(source), "--name", name],
+        env=dict(os.environ, COMMONS_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"commons import {source} failed:\n{result.stdout}\n{result.stderr}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

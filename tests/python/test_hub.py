@@ -23,28 +23,9 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from conftest import REPO, commons_bin, launch, model_file
+from conftest import commons_bin, commons_import, launch, minilm_folder, model_file
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def minilm_folder() -> Path:
-    cache = Path(os.environ.get("COMMONS_MODEL_CACHE", REPO / ".cache" / "models"))
-    path = cache / "all-minilm-l6-v2"
-    if not (path / "model.safetensors").is_file():
-        pytest.fail(f"test model not found at {path}\nhint: run scripts/fetch-models", pytrace=False)
-    return path
-
-
-def commons_import(home: Path, source: Path, name: str) -> None:
-    result = subprocess.run(
-        [str(commons_bin()), "import", str(source), "--name", name],
-        env=dict(os.environ, COMMONS_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"commons import {source} failed:\n{result.stdout}\n{result.stderr}"
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,8 @@ pub enum Command {
     Tag(TagArgs),
     /// Re-hash stored blobs and report any that are missing or corrupt.
     Verify(VerifyArgs),
-    /// Remove blobs no model references and stale temporary files.
+    /// Remove blobs no model references, stale temporary files, and derived files
+    /// (converted GGUF, shard links) of removed models.
     Gc,
     /// Answer one prompt with a model, or chat with it when no prompt is given.
     Run(RunArgs),

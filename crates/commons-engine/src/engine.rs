@@ -57,6 +57,8 @@ pub struct ModelInfo {
     pub special_tokens: SpecialTokens,
     /// `tokenizer.chat_template` from the file, if any.
     pub chat_template: Option<String>,
+    /// An encoder (BERT): it makes embeddings and cannot generate or score text.
+    pub embedding_only: bool,
 }
 
 /// A loaded model, shared by every request (`Arc<dyn Model>`).

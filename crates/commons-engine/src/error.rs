@@ -71,6 +71,10 @@ pub enum EngineError {
     #[error("this engine does not support {0}")]
     Unsupported(&'static str),
 
+    /// An encoder-only model (BERT) was asked to generate or score text.
+    #[error("this is an embedding model: it makes embeddings, not text, so it cannot {0}")]
+    EmbeddingOnly(&'static str),
+
     /// A model name is unknown to the manager.
     #[error("model {0} is not known")]
     UnknownModel(String),
@@ -109,6 +113,9 @@ impl EngineError {
             Self::Decode(_) => "retry; if it persists, lower the number of parallel slots or the context length",
             Self::Embedding(_) => "use a model that produces embeddings, with inputs shorter than its context",
             Self::Unsupported(_) => "use a GGUF model, which the llama.cpp engine runs",
+            Self::EmbeddingOnly(_) => {
+                "send it to /api/embed or /v1/embeddings, or pick a generative model for text"
+            }
             Self::UnknownModel(_) => "list models with `commons list`",
             Self::OverBudget { .. } => "raise the memory budget or use a smaller quantization",
         };

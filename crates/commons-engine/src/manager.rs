@@ -390,6 +390,7 @@ mod tests {
                 embedding_length: 0,
                 special_tokens: SpecialTokens::default(),
                 chat_template: None,
+                embedding_only: false,
             })))
         }
     }

@@ -189,6 +189,12 @@ pub enum FormatError {
 
     #[error("invalid model card front matter: {problem}")]
     InvalidModelCard { problem: String },
+
+    #[error("`{}` cannot be converted to GGUF: {problem}", folder.display())]
+    Unconvertible { folder: PathBuf, problem: String },
+
+    #[error("`{}` lacks `{file}`, which converting it to GGUF needs", folder.display())]
+    MissingModelFile { folder: PathBuf, file: String },
 }
 
 fn removed_note(type_id: u32) -> &'static str {
@@ -253,6 +259,14 @@ impl FormatError {
             Self::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "check the file's permissions"
             }
+            Self::Unconvertible { .. } => {
+                "commons converts BERT sentence-embedding folders itself; convert other models \
+                 with llama.cpp's `convert_hf_to_gguf.py` and import the .gguf it writes"
+            }
+            Self::MissingModelFile { .. } => {
+                "import the whole model folder (config.json, tokenizer.json or vocab.txt, and \
+                 the weights), as its publisher ships it"
+            }
             Self::InvalidModelCard { .. } => {
                 "fix the YAML front matter (between the leading `---` lines) of README.md"
             }
@@ -293,7 +307,10 @@ impl FormatError {
             | Self::FileTooLarge { path, .. }
             | Self::Json { path, .. }
             | Self::InvalidJsonContent { path, .. } => Some(path),
-            Self::NoWeights { folder } | Self::AmbiguousWeights { folder, .. } => Some(folder),
+            Self::NoWeights { folder }
+            | Self::AmbiguousWeights { folder, .. }
+            | Self::Unconvertible { folder, .. }
+            | Self::MissingModelFile { folder, .. } => Some(folder),
             Self::InvalidModelCard { .. } => None,
         }
     }

@@ -62,7 +62,7 @@ pub(crate) fn read_folder_facts(
 }
 
 /// `architectures[0]`, else `model_type`.
-fn architecture(config: &Value) -> Option<String> {
+pub(crate) fn architecture(config: &Value) -> Option<String> {
     config
         .get("architectures")
         .and_then(|a| a.get(0))

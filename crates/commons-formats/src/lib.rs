@@ -36,6 +36,7 @@
 #![deny(unsafe_code)]
 
 mod bytes;
+pub mod convert;
 pub mod dequant;
 mod digest;
 mod error;

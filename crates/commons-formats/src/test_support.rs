@@ -1,7 +1,9 @@
 //! Test-only writers that build small GGUF and safetensors files in memory,
 //! so every parser path can be exercised without real models.
 
-use crate::gguf::{GgmlType, MetadataArray, MetadataValue};
+pub(crate) use crate::gguf::writer::write_string;
+use crate::gguf::writer::{value_type_id, write_value};
+use crate::gguf::{GgmlType, MetadataValue};
 
 /// Builds a GGUF file. Tensor data is filled with a per-tensor byte pattern
 /// so that digests differ between tensors.
@@ -116,92 +118,6 @@ fn align(offset: u64, alignment: u64) -> u64 {
 fn pad_to(out: &mut Vec<u8>, alignment: u64) {
     let len = align(out.len() as u64, alignment) as usize;
     out.resize(len, 0);
-}
-
-pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn value_type_id(value: &MetadataValue) -> u32 {
-    match value {
-        MetadataValue::U8(_) => 0,
-        MetadataValue::I8(_) => 1,
-        MetadataValue::U16(_) => 2,
-        MetadataValue::I16(_) => 3,
-        MetadataValue::U32(_) => 4,
-        MetadataValue::I32(_) => 5,
-        MetadataValue::F32(_) => 6,
-        MetadataValue::Bool(_) => 7,
-        MetadataValue::String(_) => 8,
-        MetadataValue::Array(_) => 9,
-        MetadataValue::U64(_) => 10,
-        MetadataValue::I64(_) => 11,
-        MetadataValue::F64(_) => 12,
-    }
-}
-
-fn array_type_id(array: &MetadataArray) -> u32 {
-    match array {
-        MetadataArray::U8(_) => 0,
-        MetadataArray::I8(_) => 1,
-        MetadataArray::U16(_) => 2,
-        MetadataArray::I16(_) => 3,
-        MetadataArray::U32(_) => 4,
-        MetadataArray::I32(_) => 5,
-        MetadataArray::F32(_) => 6,
-        MetadataArray::Bool(_) => 7,
-        MetadataArray::String(_) => 8,
-        MetadataArray::Array(_) => 9,
-        MetadataArray::U64(_) => 10,
-        MetadataArray::I64(_) => 11,
-        MetadataArray::F64(_) => 12,
-    }
-}
-
-fn write_value(out: &mut Vec<u8>, value: &MetadataValue) {
-    match value {
-        MetadataValue::U8(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::I8(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::U16(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::I16(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::U32(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::I32(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::F32(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::F64(v) => out.extend_from_slice(&v.to_le_bytes()),
-        MetadataValue::Bool(v) => out.push(u8::from(*v)),
-        MetadataValue::String(v) => write_string(out, v),
-        MetadataValue::Array(array) => write_array(out, array),
-    }
-}
-
-fn write_array(out: &mut Vec<u8>, array: &MetadataArray) {
-    out.extend_from_slice(&array_type_id(array).to_le_bytes());
-    out.extend_from_slice(&(array.len() as u64).to_le_bytes());
-    macro_rules! each {
-        ($items:expr) => {
-            for item in $items {
-                out.extend_from_slice(&item.to_le_bytes());
-            }
-        };
-    }
-    match array {
-        MetadataArray::U8(v) => each!(v),
-        MetadataArray::I8(v) => each!(v),
-        MetadataArray::U16(v) => each!(v),
-        MetadataArray::I16(v) => each!(v),
-        MetadataArray::U32(v) => each!(v),
-        MetadataArray::I32(v) => each!(v),
-        MetadataArray::U64(v) => each!(v),
-        MetadataArray::I64(v) => each!(v),
-        MetadataArray::F32(v) => each!(v),
-        MetadataArray::F64(v) => each!(v),
-        MetadataArray::Bool(v) => out.extend(v.iter().map(|&b| u8::from(b))),
-        MetadataArray::String(v) => v.iter().for_each(|s| write_string(out, s)),
-        MetadataArray::Array(v) => v.iter().for_each(|a| write_array(out, a)),
-    }
 }
 
 /// A safetensors file with `tensors` (name, dtype, shape) laid out back to

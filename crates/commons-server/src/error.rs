@@ -88,6 +88,7 @@ impl ApiError {
             EngineError::InvalidToken { .. } => Self::invalid("prompt", message),
             EngineError::InvalidParameter { name, .. } => Self::invalid(name, message),
             EngineError::Grammar(_) => Self::invalid("format", message),
+            EngineError::EmbeddingOnly(_) => Self::invalid("model", message),
             EngineError::NoChatTemplate | EngineError::ChatTemplate(_) => {
                 Self::invalid("messages", message)
             }

@@ -24,6 +24,7 @@ pub mod inference;
 pub mod json;
 pub mod ollama;
 pub mod openai;
+pub mod runnable;
 pub mod state;
 pub mod stream;
 pub mod tokenizer;

@@ -1,17 +1,16 @@
 //! What every handler shares: the store, the model manager, and the server's limits.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use commons_engine::{ManagerConfig, ModelLease, ModelManager};
-use commons_formats::ModelFormat;
+use commons_engine::{EngineError, ManagerConfig, ModelLease, ModelManager};
 use commons_registry::AuthPolicy;
 use commons_store::import::ImportMetadata;
 use commons_store::{ModelEntry, Store};
 
 use crate::error::ApiError;
+use crate::runnable::Runnable;
 
 /// Shared state behind every route (cheap to clone).
 #[derive(Clone)]
@@ -61,8 +60,8 @@ pub struct ResolvedModel {
     pub display_name: String,
     pub entry: ModelEntry,
     pub metadata: Option<ImportMetadata>,
-    /// The GGUF file llama.cpp loads.
-    pub weights: PathBuf,
+    /// How llama.cpp gets a GGUF file of it.
+    pub runnable: Runnable,
 }
 
 impl ResolvedModel {
@@ -138,11 +137,9 @@ impl AppState {
             .map_err(|error| ApiError::from_store(name, error))?;
         refuse_quarantined(&self.inner.store, name, &entry)?;
         let metadata = ImportMetadata::from_entry(&entry);
-        let weights = gguf_weights(&entry, metadata.as_ref())
-            .map(|digest| self.inner.store.blob_path(digest))
-            .map_err(|reason| {
-                ApiError::invalid("model", format!("model \"{name}\" cannot be run: {reason}"))
-            })?;
+        let runnable = Runnable::plan(&self.inner.store, &entry).map_err(|reason| {
+            ApiError::invalid("model", format!("model \"{name}\" cannot be run: {reason}"))
+        })?;
         // Echo back what the client sent, completed with the tag as Ollama does.
         let display_name = if name.contains(':') || name.starts_with("sha256") {
             name.to_string()
@@ -155,8 +152,22 @@ impl AppState {
             display_name,
             entry,
             metadata,
-            weights,
+            runnable,
         })
+    }
+
+    /// [`AppState::acquire`] for a request that generates or scores text: an
+    /// embedding model is refused (400) before any prompt work.
+    pub async fn acquire_for_text(
+        &self,
+        model: &ResolvedModel,
+        keep_alive: Option<Duration>,
+    ) -> Result<ModelLease, ApiError> {
+        let lease = self.acquire(model, keep_alive).await?;
+        if lease.info().embedding_only {
+            return Err(EngineError::EmbeddingOnly("generate or score text").into());
+        }
+        Ok(lease)
     }
 
     /// Load (or reuse) the model. Blocks while loading, so it runs on a blocking thread.
@@ -171,12 +182,21 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner())
             .insert(model.key().to_string(), model.display_name.clone());
         let models = self.inner.models.clone();
+        let store = Arc::clone(&self.inner.store);
         let key = model.key().to_string();
-        let path = model.weights.clone();
-        tokio::task::spawn_blocking(move || models.acquire(&key, &path, keep_alive))
-            .await
-            .map_err(|e| ApiError::internal(format!("model loading was interrupted: {e}")))?
-            .map_err(ApiError::from)
+        let runnable = model.runnable.clone();
+        let name = model.display_name.clone();
+        tokio::task::spawn_blocking(move || {
+            // Cheap once the derived files (shard links, a converted GGUF) exist.
+            let path = runnable.prepare(&store).map_err(|reason| {
+                ApiError::invalid("model", format!("model \"{name}\" cannot be run: {reason}"))
+            })?;
+            models
+                .acquire(&key, &path, keep_alive)
+                .map_err(ApiError::from)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("model loading was interrupted: {e}")))?
     }
 }
 
@@ -215,31 +235,4 @@ pub fn servable_models(store: &Store) -> Result<Vec<ModelEntry>, commons_store::
     let mut entries = store.list()?;
     entries.retain(|e| !quarantined.contains(e.digest.as_str()));
     Ok(entries)
-}
-
-/// Where the GGUF file of `entry` is in `store`, or why the model cannot be run.
-pub fn runnable_weights(store: &Store, entry: &ModelEntry) -> Result<PathBuf, String> {
-    let metadata = ImportMetadata::from_entry(entry);
-    gguf_weights(entry, metadata.as_ref()).map(|digest| store.blob_path(digest))
-}
-
-/// The single GGUF weights blob of a model, or why it cannot be run.
-fn gguf_weights<'a>(
-    entry: &'a ModelEntry,
-    metadata: Option<&ImportMetadata>,
-) -> Result<&'a commons_store::Digest, String> {
-    if let Some(meta) = metadata {
-        if meta.info.format != ModelFormat::Gguf {
-            return Err(format!(
-                "it is in {} format and only GGUF models can be run",
-                meta.info.format.as_str()
-            ));
-        }
-    }
-    let weights: Vec<_> = entry.weight_layers().collect();
-    match weights.as_slice() {
-        [only] => Ok(&only.digest),
-        [] => Err("it has no weights layer".into()),
-        _ => Err("split GGUF models (several weight files) cannot be run yet".into()),
-    }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Layout {
     pub blobs: PathBuf,
     pub quarantine: PathBuf,
     pub tmp: PathBuf,
+    /// Files derived from stored models (`derived`): caches, rebuilt when missing.
+    pub derived: PathBuf,
     pub catalog: PathBuf,
     pub writers_lock: PathBuf,
 }
@@ -44,6 +46,7 @@ impl Layout {
             blobs: root.join("blobs").join("sha256"),
             quarantine: root.join("blobs").join("corrupt"),
             tmp: root.join("tmp"),
+            derived: root.join("derived"),
             catalog: root.join("catalog.db"),
             writers_lock: root.join("store.lock"),
         }
@@ -180,6 +183,17 @@ impl TmpFile {
         self.removed = true;
         sync_dir(parent)?;
         Ok(true)
+    }
+}
+
+impl TmpFile {
+    /// fsyncs the file and moves it to `dest`, replacing whatever is there.
+    pub fn persist_replacing(mut self, dest: &Path) -> Result<(), StoreError> {
+        self.file.sync_all().io_context("fsync", &self.path)?;
+        let parent = dest.parent().unwrap_or(dest);
+        fs::rename(&self.path, dest).io_context("move a finished file into", dest)?;
+        self.removed = true;
+        sync_dir(parent)
     }
 }
 

@@ -17,6 +17,9 @@ pub struct GcReport {
     /// Bytes freed by removed blobs and removed staging files.
     pub freed_bytes: u64,
     pub removed_tmp: u64,
+    /// Folders of derived files (converted GGUF, shard links) of models no tag names.
+    #[serde(default)]
+    pub removed_derived: u64,
     /// True when a writer (an import, a pull) held the store lock, so unreferenced
     /// blobs were left alone this time: they may be about to be committed.
     pub blobs_skipped_busy: bool,
@@ -37,7 +40,12 @@ impl Store {
         report.removed_tmp += uploads;
         report.freed_bytes += upload_bytes;
         match blobs::try_exclusive_writers_lock(&self.layout)? {
-            Some(_exclusive) => self.sweep_blobs(&mut report)?,
+            Some(_exclusive) => {
+                self.sweep_blobs(&mut report)?;
+                let (folders, bytes) = self.sweep_derived()?;
+                report.removed_derived += folders;
+                report.freed_bytes += bytes;
+            }
             None => {
                 tracing::info!("a writer holds the store lock; unreferenced blobs kept this time");
                 report.blobs_skipped_busy = true;

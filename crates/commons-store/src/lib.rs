@@ -29,6 +29,7 @@
 pub mod audit;
 mod blobs;
 mod catalog;
+mod derived;
 pub mod digest;
 mod error;
 mod gc;

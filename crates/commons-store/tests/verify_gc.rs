@@ -200,3 +200,58 @@ fn gc_leaves_blobs_alone_while_a_writer_holds_the_store_lock() {
     assert!(!report.blobs_skipped_busy);
     assert_eq!(report.removed_blobs, 1);
 }
+
+#[test]
+fn derived_files_are_written_once_and_go_with_their_model() {
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open(home.path()).unwrap();
+    let kept = commit(&store, "kept", b"weights kept");
+    let gone = commit(&store, "gone", b"weights gone");
+
+    let writes = std::cell::Cell::new(0);
+    let write = |file: &mut File| -> Result<(), StoreError> {
+        writes.set(writes.get() + 1);
+        file.write_all(b"converted").unwrap();
+        Ok(())
+    };
+    let path = store
+        .derived_file(&gone.digest, "model.gguf", write)
+        .unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"converted");
+    assert_eq!(
+        store
+            .derived_file(&gone.digest, "model.gguf", write)
+            .unwrap(),
+        path
+    );
+    assert_eq!(writes.get(), 1, "the second call finds the file");
+    assert!(files_in(&home.path().join("tmp")).is_empty());
+
+    // A failed write leaves nothing where readers look.
+    let failed = store.derived_file(&kept.digest, "model.gguf", |file| {
+        file.write_all(b"half").unwrap();
+        Err(StoreError::InvalidToken {
+            reason: "the conversion failed".into(),
+        })
+    });
+    assert!(failed.is_err());
+    assert!(!store.derived_dir(&kept.digest).join("model.gguf").exists());
+    assert!(files_in(&home.path().join("tmp")).is_empty());
+
+    let blob = kept.weight_layers().next().unwrap().digest.clone();
+    let dir = store
+        .derived_links(&kept.digest, &[("model-00001-of-00001.gguf".into(), blob)])
+        .unwrap();
+    assert_eq!(
+        fs::read(dir.join("model-00001-of-00001.gguf")).unwrap(),
+        b"weights kept"
+    );
+
+    // Named by a tag: kept. Untagged: swept with the blobs.
+    assert_eq!(store.gc().unwrap().removed_derived, 0);
+    store.remove("gone").unwrap();
+    let report = store.gc().unwrap();
+    assert_eq!(report.removed_derived, 1);
+    assert!(!store.derived_dir(&gone.digest).exists());
+    assert!(store.derived_dir(&kept.digest).exists());
+}

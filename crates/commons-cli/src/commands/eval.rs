@@ -220,12 +220,13 @@ fn engine_backend(
     entry: &ModelEntry,
     config: SchedulerConfig,
 ) -> Result<Box<dyn Backend>> {
-    let weights = commons_server::state::runnable_weights(&ctx.store, entry).map_err(|reason| {
-        anyhow!(hinted(
+    let weights =
+        commons_server::runnable::runnable_weights(&ctx.store, entry).map_err(|reason| {
+            anyhow!(hinted(
             format!("cannot evaluate `{}`: {reason}", entry.reference()),
-            "import a single-file GGUF model with `commons import FILE.gguf`"
+            "import a GGUF model (`commons import FILE.gguf`), or a BERT embedding model folder"
         ))
-    })?;
+        })?;
     let engine = LlamaEngine::new();
     let options = LoadOptions {
         scheduler: config.clone(),

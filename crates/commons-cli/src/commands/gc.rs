@@ -9,10 +9,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         return output::print_json(&report);
     }
     println!(
-        "removed {} unreferenced blob(s) ({}) and {} stale temporary file(s)",
+        "removed {} unreferenced blob(s), {} stale temporary file(s) and {} folder(s) of derived files ({} in all)",
         report.removed_blobs,
+        report.removed_tmp,
+        report.removed_derived,
         output::human_bytes(report.freed_bytes),
-        report.removed_tmp
     );
     Ok(())
 }

@@ -23,10 +23,10 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
         .resolve(&args.model)
         .with_context(|| format!("cannot run `{}`", args.model))?;
     let weights =
-        commons_server::state::runnable_weights(&ctx.store, &entry).map_err(|reason| {
+        commons_server::runnable::runnable_weights(&ctx.store, &entry).map_err(|reason| {
             anyhow!(hinted(
                 format!("cannot run `{}`: {reason}", args.model),
-                "import a single-file GGUF model with `commons import FILE.gguf`"
+                "import a GGUF model (`commons import FILE.gguf`), or a BERT embedding model folder"
             ))
         })?;
     let options = LoadOptions {

@@ -121,7 +121,8 @@ pub struct LlamaLoadedModel {
     model: Arc<LlamaModel>,
     vocabulary: Arc<Vocabulary>,
     info: ModelInfo,
-    scheduler: SchedulerHandle,
+    /// `None` for an encoder-only (embedding) model, which cannot generate.
+    scheduler: Option<SchedulerHandle>,
     embedder: Mutex<Option<Arc<EmbedWorker>>>,
     scorer: Mutex<Option<Arc<ScoreWorker>>>,
     /// Scoring requests submitted and not yet answered (bounded like the scheduler's queue).
@@ -174,7 +175,14 @@ impl LlamaLoadedModel {
         scheduler_config.batch_size = scheduler_config
             .batch_size
             .min(scheduler_config.context_per_slot);
-        let info = describe(&model, path, metadata.len(), &scheduler_config);
+        let embedding_only = is_embedding_only(&model);
+        let info = describe(
+            &model,
+            path,
+            metadata.len(),
+            &scheduler_config,
+            embedding_only,
+        );
 
         let end_of_generation = (0..n_vocab as u32)
             .filter(|&t| model.vocab().is_eog(LlamaToken(t as i32)))
@@ -184,11 +192,17 @@ impl LlamaLoadedModel {
             n_vocab,
             end_of_generation,
         });
-        let scheduler = spawn_scheduler(
-            Arc::clone(&model),
-            Arc::clone(&vocabulary),
-            scheduler_config,
-        )?;
+        // An encoder-only model (BERT) attends both ways and has no KV cache to
+        // generate with: it gets the embedding worker only.
+        let scheduler = if embedding_only {
+            None
+        } else {
+            Some(spawn_scheduler(
+                Arc::clone(&model),
+                Arc::clone(&vocabulary),
+                scheduler_config,
+            )?)
+        };
         let load_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         tracing::info!(path = %path.display(), load_ms = load_ns / 1_000_000, "model loaded");
         Ok(Self {
@@ -252,9 +266,16 @@ impl LlamaLoadedModel {
         })
     }
 
+    /// The generation scheduler; an embedding model cannot `what`.
+    fn scheduler(&self, what: &'static str) -> Result<&SchedulerHandle, EngineError> {
+        self.scheduler
+            .as_ref()
+            .ok_or(EngineError::EmbeddingOnly(what))
+    }
+
     fn scorer(&self) -> Result<Arc<ScoreWorker>, EngineError> {
+        let config = self.scheduler("score text")?.config();
         started_once(&self.scorer, || {
-            let config = self.scheduler.config();
             // As long a sequence as a slot holds, plus the padding token's cell.
             ScoreWorker::spawn(
                 Arc::clone(&self.model),
@@ -278,6 +299,17 @@ fn started_once<W>(
     let worker = Arc::new(start()?);
     *slot = Some(Arc::clone(&worker));
     Ok(worker)
+}
+
+/// Whether the model attends both ways (`{arch}.attention.causal = false`):
+/// an encoder such as BERT, which makes embeddings and cannot generate.
+fn is_embedding_only(model: &LlamaModel) -> bool {
+    let arch = model
+        .meta_val_str("general.architecture")
+        .unwrap_or_default();
+    model
+        .meta_val_str(&format!("{arch}.attention.causal"))
+        .is_ok_and(|causal| causal.trim() == "false")
 }
 
 fn spawn_scheduler(
@@ -344,6 +376,7 @@ fn describe(
     path: &Path,
     size_bytes: u64,
     config: &scheduler::SchedulerConfig,
+    embedding_only: bool,
 ) -> ModelInfo {
     let vocab = model.vocab();
     let n_vocab = usize::try_from(model.n_vocab()).unwrap_or(0);
@@ -354,7 +387,11 @@ fn describe(
     let n_head = u64::from(model.n_head().max(1));
     let n_embd_kv =
         u64::try_from(model.n_embd()).unwrap_or(0) * u64::from(model.n_head_kv()) / n_head;
-    let cells = u64::from(config.context_per_slot) * config.slots as u64;
+    let cells = if embedding_only {
+        0 // no generation slots, and an encoder keeps no cache
+    } else {
+        u64::from(config.context_per_slot) * config.slots as u64
+    };
     let kv_bytes = 2 * 2 * u64::from(model.n_layer()) * n_embd_kv * cells;
     ModelInfo {
         path: path.to_path_buf(),
@@ -376,6 +413,7 @@ fn describe(
             .chat_template(None)
             .ok()
             .and_then(|t| t.to_string().ok()),
+        embedding_only,
     }
 }
 
@@ -415,6 +453,7 @@ impl Model for LlamaLoadedModel {
     }
 
     fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, EngineError> {
+        let scheduler = self.scheduler("generate text")?;
         let prompt = self.prompt_tokens(&request.prompt)?;
         let context_length = self.info.context_length as usize;
         if prompt.len() >= context_length {
@@ -443,7 +482,7 @@ impl Model for LlamaLoadedModel {
         )?;
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
         let load_ns = self.load_ns_once();
-        self.scheduler.submit(Job {
+        scheduler.submit(Job {
             prompt,
             sampler: Box::new(sampler),
             max_tokens: request.max_tokens,
@@ -477,7 +516,10 @@ impl Model for LlamaLoadedModel {
     }
 
     fn stats(&self) -> SchedulerStats {
-        self.scheduler.stats()
+        self.scheduler
+            .as_ref()
+            .map(SchedulerHandle::stats)
+            .unwrap_or_default()
     }
 }
 
@@ -500,7 +542,7 @@ impl LlamaLoadedModel {
         echo_from: usize,
         top_logprobs: Option<u32>,
     ) -> Result<GenerationStream, EngineError> {
-        let config = self.scheduler.config();
+        let config = self.scheduler("score text")?.config();
         let waiting = self.scoring.fetch_add(1, Ordering::SeqCst);
         if waiting >= config.queue_depth + config.slots {
             self.scoring.fetch_sub(1, Ordering::SeqCst);
@@ -564,10 +606,5 @@ impl LlamaLoadedModel {
             return Err(error);
         }
         Ok(GenerationStream { events: receiver })
-    }
-
-    /// The scheduler sizing actually in use (after clamping to the model).
-    pub fn scheduler_config(&self) -> &scheduler::SchedulerConfig {
-        self.scheduler.config()
     }
 }

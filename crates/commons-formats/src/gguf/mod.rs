@@ -9,6 +9,7 @@ mod metadata;
 mod reader;
 mod split;
 mod types;
+pub(crate) mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -20,3 +21,4 @@ pub use reader::{
 };
 pub use split::{open_model, SPLIT_COUNT, SPLIT_NO, SPLIT_TENSORS_COUNT};
 pub use types::{file_type_name, GgmlType};
+pub use writer::GgufWriter;

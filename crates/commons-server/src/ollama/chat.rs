@@ -55,7 +55,7 @@ pub async fn chat(State(state): State<AppState>, body: Bytes) -> Result<Response
         let _lease = state.acquire(&model, keep_alive).await?;
         return Ok(load_reply(&model.display_name, "load"));
     }
-    let lease = state.acquire(&model, keep_alive).await?;
+    let lease = state.acquire_for_text(&model, keep_alive).await?;
     let context = context_limit(&*lease, request.options.num_ctx, "options.num_ctx")?;
     let max_tokens = request.options.max_tokens();
     let limit = context.saturating_sub(answer_reserve(context, max_tokens));

@@ -44,7 +44,7 @@ pub async fn generate(State(state): State<AppState>, body: Bytes) -> Result<Resp
         state.models().unload(model.key());
         return Ok(load_reply(&model.display_name, "unload"));
     }
-    let lease = state.acquire(&model, keep_alive).await?;
+    let lease = state.acquire_for_text(&model, keep_alive).await?;
     if nothing_to_do {
         return Ok(load_reply(&model.display_name, "load"));
     }

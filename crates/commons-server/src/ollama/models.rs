@@ -35,7 +35,7 @@ fn is_embedding_architecture(architecture: &str) -> bool {
     matches!(
         architecture,
         "bert" | "nomic-bert" | "nomic-bert-moe" | "jina-bert-v2" | "xlm-roberta" | "modern-bert"
-    )
+    ) || commons_formats::convert::can_convert(architecture)
 }
 
 /// Ollama's `details` object.

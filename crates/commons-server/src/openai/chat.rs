@@ -113,7 +113,7 @@ pub async fn completions(
         (false, _) => None,
     };
 
-    let lease = state.acquire(&model, None).await?;
+    let lease = state.acquire_for_text(&model, None).await?;
     let text = render_chat(&*lease, None, &messages, &tools.tools)?;
     let tokens = lease.tokenize(&text, true)?;
     let room = check_fits(&*lease, tokens.len(), max_tokens, max_param, "messages")?;

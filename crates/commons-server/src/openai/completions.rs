@@ -103,7 +103,7 @@ pub async fn completions(
         .map(|s| s.into_vec())
         .unwrap_or_default();
 
-    let lease = state.acquire(&model, None).await?;
+    let lease = state.acquire_for_text(&model, None).await?;
     let bos = lease.info().special_tokens.bos.as_ref().map(|b| b.id);
     let mut jobs = Vec::with_capacity(inputs.len());
     for (index, input) in inputs.into_iter().enumerate() {
@@ -152,7 +152,7 @@ pub async fn completions(
             echo_text.chars().count()
         };
         // Each job holds its own lease so the model stays loaded until the last one ends.
-        let job_lease = state.acquire(&model, None).await?;
+        let job_lease = state.acquire_for_text(&model, None).await?;
         jobs.push(Job {
             index,
             generation: Generation::new(stream, job_lease, started),
