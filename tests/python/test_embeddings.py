@@ -160,6 +160,31 @@ def test_asking_an_embedding_model_for_text_is_a_clear_400(node):
     assert len(ollama.Client(host=node.url).embed(model=NAME, input="still here").embeddings[0]) == 384
 
 
+def test_a_folder_that_cannot_convert_is_a_clear_400_and_leaves_nothing_behind(node, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken-minilm"
+    shutil.copytree(minilm_folder(), broken)
+    config = json.loads((broken / "config.json").read_text())
+    config["intermediate_size"] = 1000  # the weights say 1536
+    (broken / "config.json").write_text(json.dumps(config))
+    commons_import(node.home, broken, "broken-minilm")
+
+    response = requests.post(f"{node.url}/api/embed", json={"model": "broken-minilm", "input": "hi"}, timeout=60)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    # Named by its place in the model, not by the blob it is stored as.
+    assert "broken-minilm:latest/model.safetensors" in error and "blobs" not in error, error
+    assert "dense.weight" in error and "does not match config.json" in error, error
+    assert not list((node.home / "derived").glob("*/converted-v1.gguf.*"))
+    assert not list((node.home / "tmp").iterdir())
+    # The node goes on serving the good model.
+    assert len(ollama.Client(host=node.url).embed(model=NAME, input="still here").embeddings[0]) == 384
+    removed = subprocess.run([str(commons_bin()), "rm", "broken-minilm"], capture_output=True, text=True,
+                             env=dict(os.environ, COMMONS_HOME=str(node.home)), timeout=60)
+    assert removed.returncode == 0, removed.stderr
+
+
 def test_the_converted_gguf_is_a_derived_file_that_gc_removes_with_its_model(node):
     """Runs last in this module: it removes the model."""
     import gguf  # llama.cpp's own reader

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -18,6 +19,9 @@ use crate::FormatError;
 pub(super) const ARCHITECTURES: &[&str] = &["BertModel", "BertForMaskedLM", "bert"];
 
 const ARCH: &str = "bert";
+
+/// The largest `vocab_size` accepted (real ones are below 300,000).
+pub(super) const MAX_VOCABULARY: u64 = 1 << 22;
 
 /// llama.cpp's `enum llama_pooling_type`.
 const POOLING_MEAN: u32 = 1;
@@ -44,25 +48,33 @@ impl Hyperparameters {
             path: path.to_path_buf(),
             problem,
         };
-        let positive = |key: &str| {
-            config
+        // Bounds far above any real BERT keep a hostile config from sizing
+        // allocations (one vocabulary entry per row, one map entry per layer).
+        let positive = |key: &str, max: u64| {
+            let n = config
                 .get(key)
                 .and_then(Value::as_u64)
                 .filter(|&n| n > 0)
-                .ok_or_else(|| invalid(format!("`{key}` is missing or not a positive integer")))
+                .ok_or_else(|| invalid(format!("`{key}` is missing or not a positive integer")))?;
+            if n > max {
+                return Err(invalid(format!(
+                    "`{key}` is {n}, more than the {max} any real model has"
+                )));
+            }
+            Ok(n)
         };
         let params = Self {
-            hidden: positive("hidden_size")?,
-            layers: positive("num_hidden_layers")?,
-            heads: positive("num_attention_heads")?,
-            intermediate: positive("intermediate_size")?,
-            positions: positive("max_position_embeddings")?,
+            hidden: positive("hidden_size", 1 << 16)?,
+            layers: positive("num_hidden_layers", 1 << 10)?,
+            heads: positive("num_attention_heads", 1 << 10)?,
+            intermediate: positive("intermediate_size", 1 << 18)?,
+            positions: positive("max_position_embeddings", 1 << 20)?,
             token_types: config
                 .get("type_vocab_size")
                 .and_then(Value::as_u64)
                 .unwrap_or(2)
-                .max(1),
-            vocabulary: positive("vocab_size")?,
+                .clamp(1, 1 << 10),
+            vocabulary: positive("vocab_size", MAX_VOCABULARY)?,
             norm_eps: config
                 .get("layer_norm_eps")
                 .and_then(Value::as_f64)
@@ -191,9 +203,9 @@ pub(super) fn convert(
     let pooling = pooling_type(files)?;
     let weights = open_weights(files)?;
 
-    let mut found: BTreeMap<String, (&SafetensorsFile, &SafetensorsTensor)> = BTreeMap::new();
+    let mut found: BTreeMap<String, (&WeightsFile, &SafetensorsTensor)> = BTreeMap::new();
     for file in &weights {
-        for tensor in file.tensors() {
+        for tensor in file.safetensors.tensors() {
             match map_tensor(&tensor.name) {
                 Some(Mapping::Drop) => {}
                 Some(Mapping::To(target)) => {
@@ -222,7 +234,7 @@ pub(super) fn convert(
         };
         if &tensor.shape != shape {
             return Err(FormatError::InvalidTensor {
-                path: file.path().to_path_buf(),
+                path: file.shown.clone(),
                 tensor: tensor.name.clone(),
                 problem: format!(
                     "shape {:?} does not match config.json, which implies {shape:?}",
@@ -294,10 +306,23 @@ pub(super) fn convert(
     })
 }
 
+/// A weights file, and how errors name it: by its path in the model
+/// (`name:tag/model.safetensors`), not by the blob it is stored as.
+struct WeightsFile {
+    shown: PathBuf,
+    safetensors: SafetensorsFile,
+}
+
 /// `model.safetensors`, or every shard its index names.
-fn open_weights(files: &ModelFiles) -> Result<Vec<SafetensorsFile>, FormatError> {
-    if let Some(path) = files.get("model.safetensors") {
-        return Ok(vec![SafetensorsFile::open(path)?]);
+fn open_weights(files: &ModelFiles) -> Result<Vec<WeightsFile>, FormatError> {
+    let open = |relative: &str| {
+        Ok(WeightsFile {
+            shown: files.label().join(relative),
+            safetensors: SafetensorsFile::open(files.require(relative)?)?,
+        })
+    };
+    if files.get("model.safetensors").is_some() {
+        return Ok(vec![open("model.safetensors")?]);
     }
     let Some(index) = files.get("model.safetensors.index.json") else {
         return Err(FormatError::MissingModelFile {
@@ -309,25 +334,23 @@ fn open_weights(files: &ModelFiles) -> Result<Vec<SafetensorsFile>, FormatError>
     let mut shards: Vec<&String> = index.weight_map.values().collect();
     shards.sort();
     shards.dedup();
-    shards
-        .into_iter()
-        .map(|shard| SafetensorsFile::open(files.require(shard)?))
-        .collect()
+    shards.into_iter().map(|shard| open(shard)).collect()
 }
 
 /// The tensor's data as GGUF stores it: borrowed when its type is kept,
 /// widened to F32 otherwise.
 fn tensor_data<'a>(
-    file: &'a SafetensorsFile,
+    file: &'a WeightsFile,
     tensor: &SafetensorsTensor,
     keep_precision: bool,
 ) -> Result<(GgmlType, Cow<'a, [u8]>), FormatError> {
     let invalid = |problem: String| FormatError::InvalidTensor {
-        path: file.path().to_path_buf(),
+        path: file.shown.clone(),
         tensor: tensor.name.clone(),
         problem,
     };
     let data = file
+        .safetensors
         .tensor_data(tensor)
         .ok_or_else(|| invalid("its data lies outside the file".into()))?;
     let (kept, name) = match tensor.dtype {

@@ -378,3 +378,24 @@ fn missing_files_are_named() {
     );
     assert!(error.hint().is_some());
 }
+
+#[test]
+fn hostile_sizes_are_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), &bert_tensors("F32"));
+    let mut config = config();
+    config["vocab_size"] = json!(1u64 << 40);
+    write_json(&dir.path().join("config.json"), &config);
+    let error = convert(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("`vocab_size`"), "{error}");
+
+    write_json(&dir.path().join("config.json"), &self::config());
+    let mut tokenizer = tokenizer_json();
+    tokenizer["model"]["vocab"]["far"] = json!(4_000_000_000u64);
+    write_json(&dir.path().join("tokenizer.json"), &tokenizer);
+    let error = convert(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("\"far\"") && error.contains("rows"),
+        "{error}"
+    );
+}

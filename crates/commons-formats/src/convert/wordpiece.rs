@@ -49,24 +49,11 @@ impl WordPieceVocab {
     pub(super) fn read(files: &ModelFiles, rows: u64) -> Result<Self, FormatError> {
         let specials = special_token_names(files)?;
         let source = match files.json("tokenizer.json")? {
-            Some(tokenizer) => from_tokenizer_json(files, &tokenizer, &specials)?,
-            None => from_vocab_txt(files, &specials)?,
+            Some(tokenizer) => from_tokenizer_json(files, &tokenizer, &specials, rows)?,
+            None => from_vocab_txt(files, &specials, rows)?,
         };
-        let path = files
-            .get("tokenizer.json")
-            .or_else(|| files.get("vocab.txt"))
-            .unwrap_or(files.label())
-            .to_path_buf();
+        // Every id is below `rows` (the readers check), and `rows` is bounded.
         let rows = usize::try_from(rows).unwrap_or(usize::MAX);
-        if source.entries.len() > rows {
-            return Err(FormatError::InvalidJsonContent {
-                path,
-                problem: format!(
-                    "the tokenizer has {} tokens, more than the {rows} rows of the embedding matrix",
-                    source.entries.len()
-                ),
-            });
-        }
         let mut tokens = Vec::with_capacity(rows);
         let mut types = Vec::with_capacity(rows);
         for (id, entry) in source.entries.into_iter().enumerate() {
@@ -183,13 +170,13 @@ fn special_token_names(files: &ModelFiles) -> Result<Vec<String>, FormatError> {
         .collect())
 }
 
-/// The largest id a vocabulary may use: bounds what a hostile file can make us allocate.
-const MAX_TOKEN_ID: u64 = 4 << 20;
-
+/// `rows` (the embedding matrix's, already bounded) bounds every token id, so
+/// a hostile tokenizer cannot size an allocation.
 fn from_tokenizer_json(
     files: &ModelFiles,
     tokenizer: &Value,
     specials: &[String],
+    rows: u64,
 ) -> Result<SourceVocab, FormatError> {
     let path = files.require("tokenizer.json")?;
     let invalid = |problem: String| FormatError::InvalidJsonContent {
@@ -217,9 +204,9 @@ fn from_tokenizer_json(
         .and_then(Value::as_object)
         .ok_or_else(|| invalid("`model.vocab` is not an object of token ids".into()))?;
     for (text, id) in entries {
-        let id = token_id(id).ok_or_else(|| {
+        let id = token_id(id, rows).ok_or_else(|| {
             invalid(format!(
-                "token {text:?} has id {id}, not an id below {MAX_TOKEN_ID}"
+                "token {text:?} has id {id}, not an id below the {rows} rows of the embedding matrix"
             ))
         })?;
         let kind = if specials.contains(text) {
@@ -237,10 +224,10 @@ fn from_tokenizer_json(
     {
         let (Some(text), Some(id)) = (
             added.get("content").and_then(Value::as_str),
-            added.get("id").and_then(token_id),
+            added.get("id").and_then(|id| token_id(id, rows)),
         ) else {
             return Err(invalid(format!(
-                "added token {added} lacks `content` or `id`"
+                "added token {added} lacks `content`, or an `id` below {rows}"
             )));
         };
         let special = added.get("special").and_then(Value::as_bool) == Some(true);
@@ -254,10 +241,10 @@ fn from_tokenizer_json(
     Ok(vocab)
 }
 
-fn token_id(value: &Value) -> Option<u32> {
+fn token_id(value: &Value, rows: u64) -> Option<u32> {
     value
         .as_u64()
-        .filter(|&id| id < MAX_TOKEN_ID)
+        .filter(|&id| id < rows)
         .and_then(|id| u32::try_from(id).ok())
 }
 
@@ -290,7 +277,11 @@ fn bert_normalizer(normalizer: Option<&Value>) -> (bool, Option<bool>) {
     }
 }
 
-fn from_vocab_txt(files: &ModelFiles, specials: &[String]) -> Result<SourceVocab, FormatError> {
+fn from_vocab_txt(
+    files: &ModelFiles,
+    specials: &[String],
+    rows: u64,
+) -> Result<SourceVocab, FormatError> {
     let path = files
         .get("vocab.txt")
         .ok_or_else(|| FormatError::MissingModelFile {
@@ -314,6 +305,14 @@ fn from_vocab_txt(files: &ModelFiles, specials: &[String]) -> Result<SourceVocab
         setting("strip_accents"),
     );
     for (id, line) in text.lines().enumerate() {
+        if id as u64 >= rows {
+            return Err(FormatError::InvalidJsonContent {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "it lists more tokens than the {rows} rows of the embedding matrix"
+                ),
+            });
+        }
         let kind = if specials.iter().any(|s| s == line) {
             CONTROL
         } else {
