@@ -278,6 +278,52 @@ fn shared_prefix_is_not_evaluated_again() {
 }
 
 #[test]
+fn a_prefix_copied_between_kv_streams_answers_like_a_fresh_evaluation() {
+    // Without batch invariance every slot has a KV stream of its own, and a shared
+    // prefix is copied stream to stream (then cut to the prefix). The copy must hold
+    // the same cells a fresh evaluation computes.
+    let config = SchedulerConfig {
+        slots: 2,
+        context_per_slot: 1024,
+        batch_invariant: false,
+        ..SchedulerConfig::default()
+    };
+    let document = "Commons keeps open models with their provenance. ".repeat(20);
+    let ask = |question: &str| {
+        let mut request =
+            GenerateRequest::new(common::chat_prompt(&format!("{document}\n\n{question}")), 4);
+        request.sampling.ignore_eos = true;
+        request
+    };
+    let solo = common::load(config.clone())
+        .generate(ask("What does it keep?"))
+        .unwrap()
+        .collect_blocking()
+        .unwrap();
+
+    let model = common::load(config);
+    // The first slot holds the document and stays busy, so the second request gets
+    // the other slot and the prefix copied from the busy one.
+    let mut busy = model
+        .generate(ask("Summarise in a thousand words."))
+        .unwrap();
+    first_token(&mut busy);
+    let copied = model
+        .generate(ask("What does it keep?"))
+        .unwrap()
+        .collect_blocking()
+        .unwrap();
+    drop(busy);
+    assert!(
+        copied.done.prompt_tokens_cached + 20 >= solo.done.prompt_tokens,
+        "cached {} of {}",
+        copied.done.prompt_tokens_cached,
+        solo.done.prompt_tokens
+    );
+    assert_eq!(copied.text, solo.text);
+}
+
+#[test]
 fn many_queued_requests_all_complete_and_stats_settle() {
     // Also exercises the faster, non-batch-invariant configuration.
     let model = common::load(SchedulerConfig {

@@ -55,14 +55,23 @@ impl<'model> LlamaDecodeContext<'model> {
             // llama.cpp also wants room for one output per sequence.
             .with_n_batch(sizing.batch.saturating_add(1).max(sizing.sequences + 1))
             .with_n_ubatch(ubatch)
-            .with_n_seq_max(sizing.sequences + 1) // + the padding sequence
+            .with_n_seq_max(if sizing.batch_invariant {
+                sizing.sequences + 1 // + the padding sequence
+            } else {
+                sizing.sequences
+            })
             // A request's output must not depend on what it is batched with. Measured on
             // this llama.cpp: without flash attention a unified cache shifts a sequence's
             // logprobs (up to 0.2) when other sequences' cells are present; separate KV
             // streams split micro-batches by sequence and produce single-token ones. With
             // one unified cache + flash attention + micro-batches below the attention tile
             // + no single-token micro-batch, logprobs are bit-identical alone or batched.
-            .with_kv_unified(true)
+            //
+            // Without batch invariance each sequence gets a KV stream of its own, as in
+            // llama-server: a decode step then attends over its own cells only, not over
+            // the cells idle slots keep for prefix reuse (which cost single-stream decode
+            // about 20% with 4 slots' caches kept; docs/benchmarks.md).
+            .with_kv_unified(sizing.batch_invariant)
             // A full-size sliding-window cache (llama.cpp's default, stated because scoring
             // relies on it): cells are never recycled out of order.
             .with_swa_full(true)
@@ -174,11 +183,20 @@ impl DecodeContext for LlamaDecodeContext<'_> {
     }
 
     fn copy_prefix(&mut self, from_seq: u32, to_seq: u32, len: u32) {
-        // One unified cache: the cells just gain another owner, nothing is copied.
-        // (With per-sequence streams llama.cpp aborts on a partial copy.)
         let from = i32::try_from(from_seq).unwrap_or(0);
         let to = i32::try_from(to_seq).unwrap_or(0);
-        let copied = self.ctx.copy_kv_cache_seq(from, to, Some(0), Some(len));
+        // A batch-invariant context has one unified cache (see `create`).
+        let copied = if self.batch_invariant {
+            // The cells just gain another owner, nothing is copied.
+            self.ctx.copy_kv_cache_seq(from, to, Some(0), Some(len))
+        } else {
+            // Per-sequence streams: llama.cpp copies only whole streams (it aborts on a
+            // partial copy), so copy the stream and drop what follows the prefix.
+            self.ctx
+                .copy_kv_cache_seq(from, to, None, None)
+                .map(|()| self.truncate(to_seq, len))
+                .map(drop)
+        };
         if let Err(error) = copied {
             tracing::warn!(%error, "KV prefix copy failed");
         }
