@@ -38,12 +38,15 @@ pub enum Runnable {
 }
 
 impl Runnable {
-    /// How `entry` can be run, or why it cannot.
-    pub fn plan(store: &Store, entry: &ModelEntry) -> Result<Self, String> {
-        let metadata = ImportMetadata::from_entry(entry);
-        let format = metadata.as_ref().map(|m| m.info.format);
+    /// How `entry` (whose import metadata is `metadata`) can be run, or why it cannot.
+    pub fn plan(
+        store: &Store,
+        entry: &ModelEntry,
+        metadata: Option<&ImportMetadata>,
+    ) -> Result<Self, String> {
+        let format = metadata.map(|m| m.info.format);
         if format.is_some_and(|f| f != ModelFormat::Gguf) {
-            return plan_conversion(entry, metadata.as_ref());
+            return plan_conversion(entry, metadata);
         }
         let mut weights: Vec<_> = entry.weight_layers().collect();
         match weights.as_slice() {
@@ -107,7 +110,8 @@ impl Runnable {
 
 /// Where `entry` can be loaded from: [`Runnable::plan`] then [`Runnable::prepare`].
 pub fn runnable_weights(store: &Store, entry: &ModelEntry) -> Result<PathBuf, String> {
-    Runnable::plan(store, entry)?.prepare(store)
+    let metadata = ImportMetadata::from_entry(entry);
+    Runnable::plan(store, entry, metadata.as_ref())?.prepare(store)
 }
 
 fn plan_conversion(

@@ -137,9 +137,10 @@ impl AppState {
             .map_err(|error| ApiError::from_store(name, error))?;
         refuse_quarantined(&self.inner.store, name, &entry)?;
         let metadata = ImportMetadata::from_entry(&entry);
-        let runnable = Runnable::plan(&self.inner.store, &entry).map_err(|reason| {
-            ApiError::invalid("model", format!("model \"{name}\" cannot be run: {reason}"))
-        })?;
+        let runnable =
+            Runnable::plan(&self.inner.store, &entry, metadata.as_ref()).map_err(|reason| {
+                ApiError::invalid("model", format!("model \"{name}\" cannot be run: {reason}"))
+            })?;
         // Echo back what the client sent, completed with the tag as Ollama does.
         let display_name = if name.contains(':') || name.starts_with("sha256") {
             name.to_string()

@@ -325,10 +325,7 @@ fn open_weights(files: &ModelFiles) -> Result<Vec<WeightsFile>, FormatError> {
         return Ok(vec![open("model.safetensors")?]);
     }
     let Some(index) = files.get("model.safetensors.index.json") else {
-        return Err(FormatError::MissingModelFile {
-            folder: files.label().to_path_buf(),
-            file: "model.safetensors".into(),
-        });
+        return Err(files.missing("model.safetensors"));
     };
     let index = read_index(index)?;
     let mut shards: Vec<&String> = index.weight_map.values().collect();

@@ -89,11 +89,15 @@ impl ModelFiles {
     }
 
     fn require(&self, relative: &str) -> Result<&Path, FormatError> {
-        self.get(relative)
-            .ok_or_else(|| FormatError::MissingModelFile {
-                folder: self.label.clone(),
-                file: relative.to_owned(),
-            })
+        self.get(relative).ok_or_else(|| self.missing(relative))
+    }
+
+    /// The model lacks `file` (a path, or a description such as "a or b").
+    fn missing(&self, file: &str) -> FormatError {
+        FormatError::MissingModelFile {
+            folder: self.label.clone(),
+            file: file.to_owned(),
+        }
     }
 
     /// The JSON file at `relative`, if the model has one.
@@ -129,12 +133,7 @@ pub fn can_convert(architecture: &str) -> bool {
 
 /// Writes the GGUF form of the model in `files` to `out`.
 pub fn convert_to_gguf(files: &ModelFiles, out: &mut impl Write) -> Result<Converted, FormatError> {
-    let config = files
-        .json("config.json")?
-        .ok_or_else(|| FormatError::MissingModelFile {
-            folder: files.label.clone(),
-            file: "config.json".into(),
-        })?;
+    let config: Value = read_json(files.require("config.json")?, MAX_SIDE_FILE_BYTES)?;
     let architecture = crate::hf::architecture(&config).unwrap_or_default();
     if !can_convert(&architecture) {
         let named = if architecture.is_empty() {

@@ -47,10 +47,11 @@ impl WordPieceVocab {
     /// Reads `tokenizer.json` (else `vocab.txt`) and pads the vocabulary to
     /// the `rows` of the embedding matrix, as llama.cpp expects one token per row.
     pub(super) fn read(files: &ModelFiles, rows: u64) -> Result<Self, FormatError> {
-        let specials = special_token_names(files)?;
+        let tokenizer_config = files.json("tokenizer_config.json")?;
+        let specials = special_token_names(files, tokenizer_config.as_ref())?;
         let source = match files.json("tokenizer.json")? {
             Some(tokenizer) => from_tokenizer_json(files, &tokenizer, &specials, rows)?,
-            None => from_vocab_txt(files, &specials, rows)?,
+            None => from_vocab_txt(files, tokenizer_config.as_ref(), &specials, rows)?,
         };
         // Every id is below `rows` (the readers check), and `rows` is bounded.
         let rows = usize::try_from(rows).unwrap_or(usize::MAX);
@@ -152,17 +153,22 @@ impl SourceVocab {
 
 /// The text of each special token, in [`SPECIALS`] order: what
 /// `tokenizer_config.json` or `special_tokens_map.json` say, else BERT's defaults.
-fn special_token_names(files: &ModelFiles) -> Result<Vec<String>, FormatError> {
-    let config = files.json("tokenizer_config.json")?;
+fn special_token_names(
+    files: &ModelFiles,
+    tokenizer_config: Option<&Value>,
+) -> Result<Vec<String>, FormatError> {
     let map = files.json("special_tokens_map.json")?;
     let named = |key: &str| {
-        [&config, &map].into_iter().flatten().find_map(|json| {
-            let value = json.get(key)?;
-            value
-                .as_str()
-                .or_else(|| value.get("content").and_then(Value::as_str))
-                .map(str::to_owned)
-        })
+        [tokenizer_config, map.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(|json| {
+                let value = json.get(key)?;
+                value
+                    .as_str()
+                    .or_else(|| value.get("content").and_then(Value::as_str))
+                    .map(str::to_owned)
+            })
     };
     Ok(SPECIALS
         .iter()
@@ -279,24 +285,20 @@ fn bert_normalizer(normalizer: Option<&Value>) -> (bool, Option<bool>) {
 
 fn from_vocab_txt(
     files: &ModelFiles,
+    tokenizer_config: Option<&Value>,
     specials: &[String],
     rows: u64,
 ) -> Result<SourceVocab, FormatError> {
     let path = files
         .get("vocab.txt")
-        .ok_or_else(|| FormatError::MissingModelFile {
-            folder: files.label().to_path_buf(),
-            file: "tokenizer.json or vocab.txt".into(),
-        })?;
+        .ok_or_else(|| files.missing("tokenizer.json or vocab.txt"))?;
     let bytes = crate::mapped::read_capped(path, super::MAX_SIDE_FILE_BYTES)?;
     let text = String::from_utf8(bytes).map_err(|_| FormatError::InvalidJsonContent {
         path: path.to_path_buf(),
         problem: "it is not UTF-8 text".into(),
     })?;
-    let config = files.json("tokenizer_config.json")?;
     let setting = |key: &str| {
-        config
-            .as_ref()
+        tokenizer_config
             .and_then(|c| c.get(key))
             .and_then(Value::as_bool)
     };
